@@ -1,0 +1,137 @@
+"""Grading many submissions: find them, skip what is already graded, grade in parallel, store.
+
+Workers (processes of our own, each with its own warm sandbox parent) grade and return
+plain results; only the coordinating process writes the gradebook, one transaction per
+submission, as each result arrives.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from grader.assignment import Assignment, get_assignment
+from grader.errors import UsageError
+from grader.gradebook import Gradebook
+from grader.grading import Grader
+from grader.results import SubmissionResult
+from grader.submission import SUFFIXES, content_hash
+
+IGNORED_FOLDERS = {".ipynb_checkpoints", "__pycache__"}
+
+
+@dataclass(frozen=True)
+class SubmissionFile:
+    """A file to grade and whose it is."""
+
+    path: Path
+    student: str
+
+
+def _candidates(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
+
+
+def _pick(folder: Path, module: str) -> Path | None:
+    """The submission inside a student's folder: the one named after the module, or the only one."""
+    files = _candidates(folder)
+    if not files:
+        return None
+    named = [p for p in files if p.stem == module]
+    if named:
+        return sorted(named, key=lambda p: p.suffix != ".py")[0] if len(named) > 1 else named[0]
+    if len(files) == 1:
+        return files[0]
+    raise UsageError(f"{folder} holds several submissions ({', '.join(p.name for p in files)}); "
+                     f"name the one to grade {module}.py or {module}.ipynb")
+
+
+def find_submissions(paths: list[Path], module: str) -> list[SubmissionFile]:
+    """Expand files and folders into submissions; ``folder/<student>/<file>`` names the student."""
+    found: list[SubmissionFile] = []
+    for path in map(Path, paths):
+        if path.is_file():
+            found.append(SubmissionFile(path, path.stem))
+        elif path.is_dir():
+            for entry in sorted(path.iterdir()):
+                if entry.name.startswith(".") or entry.name in IGNORED_FOLDERS:
+                    continue
+                if entry.is_file() and entry.suffix in SUFFIXES:
+                    found.append(SubmissionFile(entry, entry.stem))
+                elif entry.is_dir():
+                    picked = _pick(entry, module)
+                    if picked is not None:
+                        found.append(SubmissionFile(picked, entry.name))
+        else:
+            raise UsageError(f"{path}: no such file or folder")
+    return found
+
+
+# --- worker processes ---------------------------------------------------------------------------
+
+_worker_grader: Grader | None = None
+
+
+def _start_worker(course_root: str, assignment_name: str, visibility: str) -> None:
+    global _worker_grader
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
+    _worker_grader = Grader(get_assignment(assignment_name, Path(course_root)), visibility=visibility).start()
+
+
+def _grade_in_worker(path: str, student: str) -> dict:
+    assert _worker_grader is not None
+    return _worker_grader.grade_file(Path(path), student).to_dict()
+
+
+# --- coordinator ------------------------------------------------------------------------------
+
+def _already_graded(files: list[SubmissionFile], assignment: Assignment, gradebook: Gradebook | None,
+                    force: bool) -> tuple[list[SubmissionResult], list[SubmissionFile]]:
+    if gradebook is None or force:
+        return [], list(files)
+    cached, todo = [], []
+    for file in files:
+        try:
+            digest = content_hash(file.path.read_bytes())
+        except OSError:
+            todo.append(file)  # grading reports the read error
+            continue
+        previous = gradebook.find(file.student, assignment.name, digest)
+        (cached if previous is not None else todo).append(previous if previous is not None else file)
+    return cached, todo
+
+
+def grade_batch(assignment: Assignment, files: list[SubmissionFile], *, course_root: Path,
+                gradebook: Gradebook | None, jobs: int = 1, force: bool = False,
+                visibility: str = "all") -> Iterator[SubmissionResult]:
+    """Grade ``files``, storing each result as it arrives; yields results (cached ones first)."""
+    cached, todo = _already_graded(files, assignment, gradebook, force)
+    yield from cached
+
+    def store(result: SubmissionResult) -> SubmissionResult:
+        return gradebook.record(result, title=assignment.title) if gradebook is not None else result
+
+    if jobs <= 1 or len(todo) <= 1:
+        if not todo:
+            return
+        with Grader(assignment, visibility=visibility) as grader:
+            for file in todo:
+                yield store(grader.grade_file(file.path, file.student))
+        return
+
+    executor = ProcessPoolExecutor(
+        max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker, initargs=(str(course_root), assignment.name, visibility))
+    try:
+        pending = {executor.submit(_grade_in_worker, str(f.path), f.student) for f in todo}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield store(SubmissionResult.from_dict(future.result()))
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,138 @@
+"""The API in which assignment checks are written.
+
+A check is a function of one argument, the ``CheckContext``, decorated with ``@check``::
+
+    @check(points=2, visibility="public")
+    def step_is_strict_at_zero(ctx):
+        \"\"\"step(0) is 0: the threshold is strict.\"\"\"
+        expect_equal(ctx.student.step(0.0), 0, name="step(0)")
+
+It passes by returning and fails by raising ``CheckFailed`` (the ``expect_*`` helpers do
+that with a message a student can act on). Checks run in the trusted process; every call
+on ``ctx.student`` or ``ctx.harness`` travels to the sandbox and back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from grader.compare import Tolerance, compare
+from grader.sandbox.outcomes import StudentError
+
+VISIBILITIES = ("public", "hidden")
+_definition_order = itertools.count()
+
+
+class CheckFailed(Exception):
+    """The student's result is wrong; the message says how."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One graded check of an assignment."""
+
+    #: The function's name; unique within the assignment, used in the gradebook and reports.
+    name: str
+    #: The check body, called with a ``CheckContext``.
+    function: Callable[["CheckContext"], Any]
+    #: Points awarded when it passes (all or nothing).
+    points: float
+    #: ``public`` checks run in ``grader check``; ``hidden`` ones only when a TA grades.
+    visibility: str
+    #: Wall-clock seconds for the whole check, or None for the assignment's default.
+    timeout: float | None
+    #: The first line of the docstring: what the check is about, shown to students.
+    description: str
+    order: int
+
+
+def check(*, points: float, visibility: str = "public", timeout: float | None = None):
+    """Mark a function as a check worth ``points``."""
+    if visibility not in VISIBILITIES:
+        raise ValueError(f"visibility must be one of {VISIBILITIES}, not {visibility!r}")
+    if not points > 0:
+        raise ValueError("a check must be worth a positive number of points")
+
+    def mark(function):
+        doc = (function.__doc__ or "").strip().splitlines()
+        function.__grader_check__ = Check(
+            name=function.__name__, function=function, points=float(points),
+            visibility=visibility, timeout=timeout, description=doc[0] if doc else "",
+            order=next(_definition_order))
+        return function
+
+    return mark
+
+
+def collect_checks(namespace: dict) -> list[Check]:
+    """The checks defined in a checks module's namespace, in definition order."""
+    found = [v.__grader_check__ for v in namespace.values() if hasattr(v, "__grader_check__")]
+    return sorted(found, key=lambda c: c.order)
+
+
+def check_seed(assignment_seed: int, check_name: str) -> int:
+    """A stable per-check seed, independent of Python's hash randomisation."""
+    digest = hashlib.sha256(f"{assignment_seed}:{check_name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+@dataclass
+class CheckContext:
+    """What a check works with."""
+
+    #: The student's module, by proxy: ``ctx.student.fn(*args)`` runs ``fn`` in the sandbox.
+    student: Any
+    #: The hidden reference solution, imported in the trusted process.
+    reference: Any
+    #: The assignment's harness functions by proxy; each runs in the sandbox with the student's module.
+    harness: Any
+    #: A generator seeded from the assignment's seed and the check's name.
+    rng: np.random.Generator
+    #: The assignment's seed (for per-student variants).
+    seed: int
+    #: The submission's student id.
+    student_id: str
+    #: ``ctx.reference_harness.fn(*args)`` runs harness ``fn(reference, *args)`` in the trusted process.
+    reference_harness: Any = None
+
+    def student_value(self, name: str):
+        """A module-level value of the student's (``ANSWERS``), fetched from the sandbox."""
+        return self.student.__grader_value__(name)
+
+
+def expect(condition: bool, message: str) -> None:
+    """Fail with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailed(message)
+
+
+def expect_close(yours, expected, *, name: str = "result", rtol: float = 1e-6, atol: float = 1e-8,
+                 check_dtype: bool = False) -> None:
+    """Fail unless ``yours`` matches ``expected`` within ``rtol``/``atol`` (recursively)."""
+    result = compare(yours, expected, path=name, tol=Tolerance(rtol, atol), check_dtype=check_dtype)
+    if not result.ok:
+        raise CheckFailed(result.message)
+
+
+def expect_equal(yours, expected, *, name: str = "result", check_dtype: bool = False) -> None:
+    """Fail unless ``yours`` equals ``expected`` exactly (recursively)."""
+    expect_close(yours, expected, name=name, rtol=0.0, atol=0.0, check_dtype=check_dtype)
+
+
+@contextmanager
+def expect_raises(exc_type: type[BaseException], *, call: str):
+    """Fail unless the student call inside the block raises ``exc_type`` (or a subclass)."""
+    try:
+        yield
+    except StudentError as error:
+        if error.is_instance(exc_type):
+            return
+        raise CheckFailed(f"{call} raised {error.detail}{f' ({error.where})' if error.where else ''}; "
+                          f"expected {exc_type.__name__}") from None
+    raise CheckFailed(f"{call} returned normally; expected it to raise {exc_type.__name__}")

@@ -1,0 +1,179 @@
+"""The ``grader`` command: a thin layer over the library that formats what it returns."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import click
+
+from grader import present
+from grader.assignment import COURSE_ENV, default_course_root, get_assignment, list_assignments
+from grader.batch import find_submissions, grade_batch
+from grader.errors import GraderError, GradebookError, SandboxError
+from grader.export import grade_table, to_csv, to_json
+from grader.gradebook import Gradebook
+from grader.grading import Grader
+from grader.release import release as write_release
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+class GraderGroup(click.Group):
+    """Prints our own errors as one line (``ErrorName: message``) and exits 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GraderError as error:
+            click.echo(f"{type(error).__name__}: {error}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: results stored so far are kept; rerun to grade the rest.", err=True)
+            ctx.exit(130)
+
+
+def _course(ctx: click.Context) -> Path:
+    return ctx.obj["course"]
+
+
+@click.group(cls=GraderGroup, context_settings=CONTEXT)
+@click.option("--course", type=click.Path(file_okay=False, path_type=Path), envvar=COURSE_ENV,
+              help="Course folder holding assignments/ and reference/ (default: the bundled course).")
+@click.version_option(package_name="grader")
+@click.pass_context
+def cli(ctx: click.Context, course: Path | None) -> None:
+    """Grade deep-learning exercises: sandboxed runs, numeric checks, a gradebook."""
+    ctx.ensure_object(dict)
+    ctx.obj["course"] = course.resolve() if course else default_course_root()
+
+
+@cli.command("list")
+@click.pass_context
+def list_command(ctx: click.Context) -> None:
+    """List the available assignments with their titles and points."""
+    assignments = list_assignments(_course(ctx))
+    if not assignments:
+        raise GraderError(f"no assignments in {_course(ctx) / 'assignments'}")
+    present.console().print(present.assignment_table(assignments))
+
+
+@cli.command()
+@click.argument("assignment")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def check(ctx: click.Context, assignment: str, file: Path) -> None:
+    """Run the public checks on FILE (.py or .ipynb) and explain what is wrong.
+
+    Exits 0 if every public check passes, 1 otherwise. Nothing is stored.
+    """
+    if not file.is_file():
+        raise GraderError(f"{file}: no such file")
+    spec = get_assignment(assignment, _course(ctx))
+    with Grader(spec, visibility="public") as grader:
+        result = grader.grade_file(file, file.stem)
+    hidden = len(spec.checks) - len(grader.checks)
+    present.feedback(present.console(), result, hidden_checks=hidden)
+    ctx.exit(0 if result.status == "graded" and result.score == result.max_score else 1)
+
+
+@cli.command()
+@click.argument("assignment")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--db", default="gradebook.db", show_default=True,
+              help="Gradebook: a SQLite file path or any SQLAlchemy URL.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per submission per line on stdout, nothing else.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Submissions graded at once [default: number of cores].")
+@click.option("--force", is_flag=True, help="Regrade submissions whose content was graded before.")
+@click.pass_context
+def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str, as_json: bool,
+          jobs: int | None, force: bool) -> None:
+    """Grade submissions (files, or folders of them) with all checks into the gradebook.
+
+    The student id is the file's stem, or the folder's name for PATH/<student>/<file>.
+    """
+    spec = get_assignment(assignment, _course(ctx))
+    spec.checks  # a broken checks.py should fail here, before any work
+    files = find_submissions(list(paths), spec.module)
+    if not files:
+        raise GraderError(f"no .py or .ipynb submissions found in {', '.join(map(str, paths))}")
+    jobs = jobs or os.cpu_count() or 1
+    results = []
+    with Gradebook.open(db) as gradebook:
+        stream = grade_batch(spec, files, course_root=_course(ctx), gradebook=gradebook, jobs=jobs, force=force)
+        err = present.console(stderr=True)
+        show_progress = not as_json and err.is_terminal
+        try:
+            if show_progress:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+                with Progress(TextColumn(f"grading {spec.name}"), BarColumn(), MofNCompleteColumn(),
+                              TimeRemainingColumn(), console=err) as progress:
+                    task = progress.add_task("grading", total=len(files))
+                    for result in stream:
+                        results.append(result)
+                        progress.advance(task)
+            else:
+                for result in stream:
+                    results.append(result)
+                    if as_json:
+                        click.echo(json.dumps(result.to_json()))
+        except BrokenProcessPool:
+            raise SandboxError("a grading worker died while starting or grading; "
+                               "run with --jobs 1 to see the underlying error") from None
+    if as_json:
+        return
+    out = present.console()
+    out.print(present.summary_table(results, f"{spec.title} ({spec.name})"))
+    unchanged = sum(r.cached for r in results)
+    line = f"{len(results) - unchanged} graded"
+    if unchanged:
+        line += f", {unchanged} unchanged since their last grading (use --force to regrade)"
+    out.print(f"{line}; gradebook: {db}")
+
+
+@cli.command()
+@click.argument("assignment")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--db", default="gradebook.db", show_default=True, help="Gradebook: a SQLite file path or a SQLAlchemy URL.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.pass_context
+def export(ctx: click.Context, assignment: str, fmt: str, db: str, out: Path | None) -> None:
+    """Export the latest grade of every student, one column per check."""
+    if "://" not in db and not Path(db).is_file():
+        raise GradebookError(f"no gradebook at {db}; grade something first (grader grade {assignment} ...)")
+    with Gradebook.open(db) as gradebook:
+        results = gradebook.latest(assignment)
+    if not results:
+        raise GradebookError(f"the gradebook {db} has no grades for {assignment!r}")
+    columns, rows = grade_table(results)
+    text = to_csv(columns, rows) if fmt == "csv" else to_json(columns, rows)
+    if out:
+        out.write_text(text)
+        click.echo(f"wrote {len(rows)} students to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("assignment")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write the bundle into.")
+@click.option("--student", help="Write this student's personal variant (assignments with variants).")
+@click.pass_context
+def release(ctx: click.Context, assignment: str, out: Path, student: str | None) -> None:
+    """Write the student bundle: the stub as .py and .ipynb, and a README."""
+    spec = get_assignment(assignment, _course(ctx))
+    for path in write_release(spec, out, student=student):
+        click.echo(f"wrote {path}")
+
+
+def main() -> None:
+    cli(prog_name="grader")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

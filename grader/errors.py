@@ -1,0 +1,37 @@
+"""Errors the grader reports to its users.
+
+Every error a user can cause (a bad file, an unknown assignment, a locked gradebook)
+is a subclass of ``GraderError``; the CLI prints ``ErrorName: message`` for those and
+exits non-zero. Anything else that escapes is a bug in the grader and keeps its traceback.
+
+    GraderError
+    ├── AssignmentError        unknown assignment, broken assignment.toml or checks
+    ├── SubmissionError        a submission file that cannot be read or parsed
+    ├── GradebookError         the database cannot be opened, is locked, or has no data
+    ├── SandboxError           the sandbox cannot be started on this host
+    └── UsageError             options that do not fit together
+"""
+
+
+class GraderError(Exception):
+    """Base of every error the CLI reports as one readable line."""
+
+
+class AssignmentError(GraderError):
+    """An assignment is unknown or its files are broken."""
+
+
+class SubmissionError(GraderError):
+    """A submission file cannot be read as Python or as a notebook."""
+
+
+class GradebookError(GraderError):
+    """The gradebook database cannot be used."""
+
+
+class SandboxError(GraderError):
+    """The sandbox cannot run on this host."""
+
+
+class UsageError(GraderError):
+    """Options or arguments that do not fit together."""

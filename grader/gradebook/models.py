@@ -1,0 +1,70 @@
+"""Tables of the gradebook. History is kept: a regrade adds a run, it never overwrites one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Student(Base):
+    __tablename__ = "students"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)  # student id as graded (file stem or folder)
+
+
+class AssignmentRow(Base):
+    __tablename__ = "assignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)  # folder name under assignments/
+    title: Mapped[str] = mapped_column(String(500), default="")
+
+
+class SubmissionRow(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("student_id", "assignment_id", "content_hash"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the file's bytes
+    path: Mapped[str] = mapped_column(Text)  # where the file was when first graded
+    submitted_at: Mapped[datetime] = mapped_column()  # when the grader first saw this content
+    student: Mapped[Student] = relationship()
+    runs: Mapped[list["GradingRun"]] = relationship(back_populates="submission", order_by="GradingRun.id")
+
+
+class GradingRun(Base):
+    __tablename__ = "grading_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    graded_at: Mapped[datetime] = mapped_column()  # UTC, when this run's result was stored
+    score: Mapped[float] = mapped_column(Float)
+    max_score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20))  # graded | error
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # why the file could not be graded
+    notes: Mapped[str] = mapped_column(Text, default="")  # skipped cells, neutralised magics; one per line
+    output: Mapped[str] = mapped_column(Text, default="")  # the student's own stdout/stderr, capped
+    duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds to grade the whole file
+    submission: Mapped[SubmissionRow] = relationship(back_populates="runs")
+    checks: Mapped[list["CheckResultRow"]] = relationship(order_by="CheckResultRow.position",
+                                                          cascade="all, delete-orphan")
+
+
+class CheckResultRow(Base):
+    __tablename__ = "check_results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # order of the check in checks.py
+    name: Mapped[str] = mapped_column(String(200))  # the check function's name
+    score: Mapped[float] = mapped_column(Float)
+    max_score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20))  # passed | failed | error | timeout
+    message: Mapped[str] = mapped_column(Text, default="")  # feedback shown to the student
+    visibility: Mapped[str] = mapped_column(String(10), default="public")  # public | hidden
+    description: Mapped[str] = mapped_column(Text, default="")  # first line of the check's docstring
+    duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds

@@ -1,0 +1,177 @@
+"""Reading and writing the gradebook. Only the coordinating process writes.
+
+Each stored result is one transaction: the student, the submission (student, assignment,
+content hash), the run and all its check results appear together or not at all, so an
+interrupted batch leaves no half-written submission and rerunning finishes the rest.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import Session, selectinload
+
+from grader.errors import GradebookError
+from grader.gradebook.models import AssignmentRow, Base, CheckResultRow, GradingRun, Student, SubmissionRow
+from grader.results import CheckResult, SubmissionResult
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def database_url(db: str) -> str:
+    """A SQLAlchemy URL for ``db``: a URL as given, or a path to a SQLite file."""
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).expanduser().resolve()}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+class Gradebook:
+    """A gradebook database at a SQLAlchemy URL (a SQLite file by default)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._where = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.split("@")[-1]
+        with self._errors():
+            self._engine: Engine = create_engine(url)
+            if self._engine.dialect.name == "sqlite":
+                event.listen(self._engine, "connect", _sqlite_pragmas)
+            Base.metadata.create_all(self._engine)
+
+    @classmethod
+    def open(cls, db: str) -> "Gradebook":
+        return cls(database_url(db))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> "Gradebook":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _errors(self):
+        """Turn database failures into one readable GradebookError."""
+        try:
+            yield
+        except (DBAPIError, ArgumentError, NoSuchModuleError, ModuleNotFoundError, OSError) as exc:
+            original = getattr(exc, "orig", None) or exc
+            text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+            if "locked" in text or "busy" in text:
+                raise GradebookError(f"the gradebook {self._where} is locked by another process "
+                                     f"(waited {BUSY_TIMEOUT_MS // 1000} s); try again when it has finished") from None
+            if "unable to open" in text:
+                raise GradebookError(f"cannot open the gradebook {self._where}: check that its folder exists "
+                                     "and is writable") from None
+            if "not a database" in text or "malformed" in text:
+                raise GradebookError(f"{self._where} is not a gradebook (not a valid SQLite database)") from None
+            raise GradebookError(f"gradebook {self._where}: {text}") from None
+
+    # --- writing -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _get_or_add(session: Session, model, **keys):
+        row = session.scalars(select(model).filter_by(**keys)).first()
+        if row is None:
+            row = model(**keys)
+            session.add(row)
+            session.flush()
+        return row
+
+    def record(self, result: SubmissionResult, *, title: str = "") -> SubmissionResult:
+        """Store one result as a new run (one transaction); returns it with ``graded_at`` set."""
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        with self._errors(), Session(self._engine) as session, session.begin():
+            student = self._get_or_add(session, Student, name=result.student)
+            assignment = self._get_or_add(session, AssignmentRow, name=result.assignment)
+            if title and assignment.title != title:
+                assignment.title = title
+            submission = session.scalars(select(SubmissionRow).filter_by(
+                student_id=student.id, assignment_id=assignment.id, content_hash=result.content_hash)).first()
+            if submission is None:
+                submission = SubmissionRow(student_id=student.id, assignment_id=assignment.id,
+                                           content_hash=result.content_hash, path=result.file, submitted_at=now)
+                session.add(submission)
+                session.flush()
+            run = GradingRun(submission_id=submission.id, graded_at=now, score=result.score,
+                             max_score=result.max_score, status=result.status, error=result.error,
+                             notes="\n".join(result.notes), output=result.output, duration=result.duration)
+            run.checks = [CheckResultRow(position=i, name=c.name, score=c.score, max_score=c.max_score,
+                                         status=c.status, message=c.message, visibility=c.visibility,
+                                         description=c.description, duration=c.duration)
+                          for i, c in enumerate(result.checks)]
+            session.add(run)
+        result.graded_at = now.isoformat(timespec="seconds")
+        return result
+
+    # --- reading -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _runs(*columns):
+        """A query over runs joined to their submission, student and assignment."""
+        return (select(*columns)
+                .join(SubmissionRow, GradingRun.submission_id == SubmissionRow.id)
+                .join(Student, SubmissionRow.student_id == Student.id)
+                .join(AssignmentRow, SubmissionRow.assignment_id == AssignmentRow.id)
+                .options(selectinload(GradingRun.checks), selectinload(GradingRun.submission)))
+
+    @staticmethod
+    def _to_result(run: GradingRun, student: str, assignment: str) -> SubmissionResult:
+        submission = run.submission
+        return SubmissionResult(
+            student=student, assignment=assignment, file=submission.path, content_hash=submission.content_hash,
+            score=run.score, max_score=run.max_score, status=run.status, error=run.error,
+            checks=[CheckResult(name=c.name, score=c.score, max_score=c.max_score, status=c.status,
+                                message=c.message, visibility=c.visibility, description=c.description,
+                                duration=c.duration) for c in run.checks],
+            notes=[n for n in run.notes.split("\n") if n], output=run.output, duration=run.duration,
+            graded_at=run.graded_at.isoformat(timespec="seconds"), cached=True)
+
+    def find(self, student: str, assignment: str, content_hash: str) -> SubmissionResult | None:
+        """The latest run of exactly this content, or None if it was never graded."""
+        with self._errors(), Session(self._engine) as session:
+            run = session.scalars(
+                self._runs(GradingRun)
+                .where(Student.name == student, AssignmentRow.name == assignment,
+                       SubmissionRow.content_hash == content_hash)
+                .order_by(GradingRun.id.desc()).limit(1)).first()
+            return None if run is None else self._to_result(run, student, assignment)
+
+    def latest(self, assignment: str) -> list[SubmissionResult]:
+        """Each student's most recent run for ``assignment``, ordered by student."""
+        with self._errors(), Session(self._engine) as session:
+            rows = session.execute(
+                self._runs(GradingRun, Student.name)
+                .where(AssignmentRow.name == assignment)
+                .order_by(Student.name, GradingRun.id)).all()
+            newest: dict[str, GradingRun] = {}
+            for run, student in rows:
+                newest[student] = run
+            return [self._to_result(run, student, assignment) for student, run in newest.items()]
+
+    def history(self, assignment: str, student: str) -> list[SubmissionResult]:
+        """Every run of a student's submissions for ``assignment``, oldest first."""
+        with self._errors(), Session(self._engine) as session:
+            runs = session.scalars(
+                self._runs(GradingRun)
+                .where(AssignmentRow.name == assignment, Student.name == student)
+                .order_by(GradingRun.id)).all()
+            return [self._to_result(run, student, assignment) for run in runs]
+
+    def assignments(self) -> list[str]:
+        with self._errors(), Session(self._engine) as session:
+            return list(session.scalars(select(AssignmentRow.name).order_by(AssignmentRow.name)))

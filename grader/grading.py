@@ -1,0 +1,131 @@
+"""Grading one submission: run every check against the sandboxed student module."""
+
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+
+import numpy as np
+
+from grader.assignment import Assignment
+from grader.checks import Check, CheckContext, CheckFailed, check_seed
+from grader.results import CheckResult, SubmissionResult
+from grader.sandbox.forkserver import ForkServer
+from grader.sandbox.outcomes import SandboxOutcome
+from grader.sandbox.session import ModuleProxy, SubmissionSandbox
+from grader.submission import Submission, load_submission
+
+
+class _ReferenceHarness:
+    """``ctx.reference_harness.fn(*args)`` runs harness ``fn(reference, *args)`` in the trusted process."""
+
+    def __init__(self, harness, reference):
+        self._harness = harness
+        self._reference = reference
+
+    def __getattr__(self, name: str):
+        if self._harness is None:
+            raise AttributeError(f"this assignment has no harness.py (wanted {name})")
+        return functools.partial(getattr(self._harness, name), self._reference)
+
+
+class Grader:
+    """Grades submissions of one assignment, each in a fresh sandbox forked from one warm parent.
+
+    ``visibility`` is ``all`` (a TA grading) or ``public`` (a student's self-check).
+    """
+
+    def __init__(self, assignment: Assignment, *, visibility: str = "all"):
+        self.assignment = assignment
+        self.visibility = visibility
+        self.checks: list[Check] = assignment.checks_for(visibility)
+        self._forkserver: ForkServer | None = None
+
+    def start(self) -> "Grader":
+        # Import the trusted parts first so a broken checks.py or reference fails before any grading.
+        self.assignment.reference
+        self.assignment.harness_module
+        self._forkserver = ForkServer(self.assignment.limits.warm_imports).start()
+        return self
+
+    def close(self) -> None:
+        if self._forkserver is not None:
+            self._forkserver.close()
+            self._forkserver = None
+
+    def __enter__(self) -> "Grader":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    def grade_file(self, path: Path, student: str) -> SubmissionResult:
+        return self.grade(load_submission(Path(path), student))
+
+    def grade(self, submission: Submission) -> SubmissionResult:
+        started = time.monotonic()
+        result = SubmissionResult(
+            student=submission.student, assignment=self.assignment.name, file=str(submission.path),
+            content_hash=submission.content_hash, score=0.0, max_score=self.max_score,
+            status="graded", error=None, notes=list(submission.notes))
+        if submission.error is not None:
+            result.status, result.error = "error", submission.error
+            result.checks = [self._not_graded(c, submission.error) for c in self.checks]
+            result.duration = time.monotonic() - started
+            return result
+        if self._forkserver is None:
+            raise RuntimeError("Grader.start() was not called")
+        sandbox = SubmissionSandbox(self._forkserver, self.assignment.limits, submission,
+                                    module_name=self.assignment.module,
+                                    harness_source=self.assignment.harness_source)
+        try:
+            result.checks = [self._run_check(check, sandbox, submission) for check in self.checks]
+        finally:
+            sandbox.close()
+        result.notes += sandbox.load_notes()
+        result.output = sandbox.output()
+        result.score = round(sum(c.score for c in result.checks), 6)
+        result.duration = time.monotonic() - started
+        return result
+
+    @staticmethod
+    def _not_graded(check: Check, reason: str) -> CheckResult:
+        return CheckResult(name=check.name, score=0.0, max_score=check.points, status="error",
+                           message=f"not graded: {reason}", visibility=check.visibility,
+                           description=check.description)
+
+    def _run_check(self, check: Check, sandbox: SubmissionSandbox, submission: Submission) -> CheckResult:
+        assignment = self.assignment
+        context = CheckContext(
+            student=ModuleProxy(sandbox, "student"),
+            reference=assignment.reference,
+            harness=ModuleProxy(sandbox, "harness"),
+            rng=np.random.default_rng(check_seed(assignment.seed, check.name)),
+            seed=assignment.seed,
+            student_id=submission.student,
+            reference_harness=_ReferenceHarness(assignment.harness_module, assignment.reference),
+        )
+        timeout = check.timeout if check.timeout is not None else assignment.limits.check_timeout
+        started = time.monotonic()
+        sandbox.deadline = started + timeout
+        try:
+            check.function(context)
+            status, message = "passed", ""
+        except CheckFailed as failure:
+            status, message = "failed", str(failure)
+        except SandboxOutcome as outcome:
+            status, message = outcome.status, outcome.message
+        except Exception as exc:  # noqa: BLE001 - a broken check must not sink the submission
+            status = "error"
+            message = f"the grader could not finish this check ({type(exc).__name__}: {exc}); tell the course staff"
+        finally:
+            sandbox.deadline = float("inf")
+        return CheckResult(
+            name=check.name, score=check.points if status == "passed" else 0.0, max_score=check.points,
+            status=status, message=message, visibility=check.visibility, description=check.description,
+            duration=round(time.monotonic() - started, 4))

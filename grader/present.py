@@ -1,0 +1,83 @@
+"""Formatting results for people: tables and per-check feedback. The library never prints."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from grader.assignment import Assignment
+from grader.results import SubmissionResult
+
+MARKS = {"passed": "[green]✓[/green]", "failed": "[red]✗[/red]", "error": "[red]✗[/red]",
+         "timeout": "[red]⏱[/red]"}
+
+
+def console(stderr: bool = False) -> Console:
+    # Outside a terminal (a pipe, a CI log, CliRunner) keep lines long and free of colour codes.
+    probe = Console(stderr=stderr)
+    if probe.is_terminal:
+        return probe
+    return Console(stderr=stderr, width=140, no_color=True, highlight=False, emoji=False)
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def assignment_table(assignments: list[Assignment]) -> Table:
+    table = Table(title="Assignments")
+    for column in ("name", "title", "module", "points", "public", "hidden"):
+        table.add_column(column, justify="right" if column in ("points", "public", "hidden") else "left")
+    for a in assignments:
+        public = a.max_score("public")
+        table.add_row(a.name, a.title, a.module, _points(a.max_score()), _points(public),
+                      _points(a.max_score() - public))
+    return table
+
+
+def feedback(out: Console, result: SubmissionResult, *, hidden_checks: int = 0) -> None:
+    """Per-check feedback for one submission, as a student reads it."""
+    out.print(f"[bold]{escape(result.assignment)}[/bold]: {escape(result.file)} — "
+              f"[bold]{_points(result.score)} / {_points(result.max_score)}[/bold] points")
+    if result.error:
+        out.print(f"[red]✗ {escape(result.error)}[/red]")
+        out.print("Nothing could be graded: fix this first.")
+        return
+    for check in result.checks:
+        out.print(f" {MARKS.get(check.status, '?')} {escape(check.name)} "
+                  f"({_points(check.score)}/{_points(check.max_score)})"
+                  + (f" — {escape(check.description)}" if check.description else ""))
+        if check.message:
+            out.print(f"     {escape(check.message)}", soft_wrap=True)
+    if result.notes:
+        out.print("[yellow]Notes on your file[/yellow] (grading went on regardless):")
+        for note in result.notes:
+            out.print(f"   • {escape(note)}", soft_wrap=True)
+    if hidden_checks:
+        out.print(f"When graded, {hidden_checks} more hidden check(s) of the same functions run too.")
+
+
+def _problems(result: SubmissionResult) -> str:
+    if result.error:
+        return result.error
+    wrong = [c.name for c in result.checks if c.status != "passed"]
+    if not wrong:
+        return ""
+    shown = ", ".join(wrong[:3])
+    return shown + (f" (+{len(wrong) - 3} more)" if len(wrong) > 3 else "")
+
+
+def summary_table(results: list[SubmissionResult], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("student")
+    table.add_column("score", justify="right")
+    table.add_column("max", justify="right")
+    table.add_column("status")
+    table.add_column("not passed")
+    for r in sorted(results, key=lambda r: r.student):
+        status = "unchanged" if r.cached else r.status
+        style = "red" if r.status == "error" else ("green" if r.score == r.max_score else "")
+        table.add_row(escape(r.student), _points(r.score), _points(r.max_score), status,
+                      escape(_problems(r)), style=style)
+    return table

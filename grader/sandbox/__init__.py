@@ -1,0 +1,1 @@
+"""Running student code in an isolated child process, and talking to it through a proxy."""

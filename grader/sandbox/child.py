@@ -1,0 +1,221 @@
+"""The request loop that runs inside the sandboxed process, next to the student's module.
+
+It executes the submission's units (notebook cells or top-level statements), then answers
+calls from the trusted side: call a student function, call a harness function with the
+student's module, or fetch a module-level value. It holds no grading logic and no
+reference: it only runs code and reports what happened, in the safe wire format.
+
+Imports here must stay minimal (standard library, numpy, ``grader.wire``): this module
+is imported by the warm parent before every fork.
+"""
+
+from __future__ import annotations
+
+import inspect
+import linecache
+import os
+import sys
+import traceback
+import types
+
+import numpy as np
+
+from grader.wire import Decoder, Encoder, Remote, WireError, pack, read_frame
+
+
+class _Handles:
+    """Objects that stayed in the sandbox, addressed by number from the trusted side."""
+
+    def __init__(self):
+        self._objects: dict[int, object] = {}
+
+    def keep(self, obj) -> Remote:
+        handle = len(self._objects) + 1
+        self._objects[handle] = obj
+        return Remote(handle, type(obj).__name__)
+
+    def resolve(self, remote: Remote):
+        try:
+            return self._objects[remote.handle]
+        except KeyError:
+            raise WireError(f"unknown handle {remote.handle}") from None
+
+
+def _exception_report(exc: BaseException, submission_files: set[str]) -> dict:
+    """Type, message and the innermost place in the submission where ``exc`` was raised."""
+    where = ""
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename in submission_files:
+            where = filename if lineno is None else f"{filename}, line {lineno}"
+    if isinstance(exc, SyntaxError) and exc.filename in submission_files:
+        where = f"{exc.filename}, line {exc.lineno}"
+    try:
+        message = str(exc)
+    except Exception:  # a hostile __str__
+        message = "(the exception's message could not be read)"
+    if isinstance(exc, SystemExit):
+        message = f"sys.exit({exc.code!r}) was called"
+    return {
+        "type": type(exc).__name__,
+        "mro": [cls.__name__ for cls in type(exc).__mro__],
+        "message": message[:2000],
+        "where": where,
+    }
+
+
+def _array_leaves(value, path: str, found: list, depth: int = 0) -> None:
+    """Collect (path, array) for the numpy arrays inside an argument, to spot in-place changes."""
+    if depth > 8:
+        return
+    if isinstance(value, np.ndarray) and not value.dtype.hasobject:
+        found.append((path, value, value.copy()))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _array_leaves(item, f"{path}[{i}]", found, depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _array_leaves(item, f"{path}[{key!r}]", found, depth + 1)
+
+
+def _argument_names(function, args: list, kwargs: dict) -> list[str]:
+    try:
+        bound = inspect.signature(function).bind(*args, **kwargs)
+        return list(bound.arguments)
+    except (TypeError, ValueError):
+        return [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
+
+
+class Session:
+    """The state of one sandboxed submission: its module, harness and handles."""
+
+    def __init__(self, rfile, wfile):
+        self._rfile = rfile
+        self._wfile = wfile
+        self.handles = _Handles()
+        self.module: types.ModuleType | None = None
+        self.harness: dict | None = None
+        self.submission_files: set[str] = set()
+
+    def send(self, header: dict, blobs: list[bytes] = ()) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # the student may have replaced or closed it
+                pass
+        self._wfile.write(pack(header, list(blobs)))
+        self._wfile.flush()
+
+    # --- loading -------------------------------------------------------------------------
+
+    def load(self, request: dict) -> None:
+        name = request["module"]
+        module = types.ModuleType(name)
+        module.__file__ = request.get("filename", f"{name}.py")
+        sys.modules[name] = module
+        self.module = module
+        flags = int(request.get("compile_flags", 0))
+        skip = set(request.get("skip", []))
+        errors = []
+        for index, unit in enumerate(request["units"]):
+            if index in skip:
+                continue
+            filename = unit["filename"]
+            self.submission_files.add(filename)
+            # Let tracebacks and inspect.getsource see the student's text.
+            source = unit["source"]
+            padded = "\n" * (unit.get("first_line", 1) - 1) + source
+            linecache.cache[filename] = (len(padded), None, padded.splitlines(True), filename)
+            self.send({"event": "unit", "index": index})
+            try:
+                code = compile(padded, filename, "exec", flags=flags, dont_inherit=True)
+                exec(code, module.__dict__)
+            except BaseException as exc:  # noqa: BLE001 - anything the student's top level does
+                errors.append({"index": index, **_exception_report(exc, self.submission_files)})
+        harness_source = request.get("harness")
+        if harness_source is not None:
+            self.harness = {"__name__": "harness"}
+            exec(compile(harness_source, "harness.py", "exec"), self.harness)
+        self.send({"event": "loaded", "errors": errors})
+
+    # --- calls ---------------------------------------------------------------------------
+
+    def _lookup(self, target: str, name: str):
+        namespace = self.harness if target == "harness" else vars(self.module)
+        if namespace is None or name not in namespace:
+            return None
+        return namespace[name]
+
+    def call(self, request: dict, blobs: list[bytes]) -> None:
+        target, name = request["target"], request["name"]
+        function = self._lookup(target, name)
+        if function is None:
+            self.send({"missing": name})
+            return
+        if not callable(function):
+            self.send({"not_callable": name, "type": type(function).__name__})
+            return
+        decoder = Decoder(blobs, resolve=self.handles.resolve)
+        try:
+            args = decoder.decode(request["args"])
+            kwargs = decoder.decode(request["kwargs"])
+        except WireError as exc:
+            self.send({"protocol_error": str(exc)})
+            return
+        if target == "harness":
+            args = [self.module, *args]
+        snapshots: list = []
+        if target == "student":
+            names = _argument_names(function, args, kwargs)
+            for arg_name, value in zip(names, [*args, *kwargs.values()]):
+                _array_leaves(value, arg_name, snapshots)
+        try:
+            result = function(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - report, never die, whatever the student raised
+            self.send({"raised": _exception_report(exc, self.submission_files)})
+            return
+        mutated = [path for path, array, before in snapshots
+                   if array.shape != before.shape or not np.array_equal(array, before, equal_nan=True)]
+        self.reply_value(result, mutated=mutated)
+
+    def value(self, request: dict) -> None:
+        name = request["name"]
+        namespace = vars(self.module)
+        if name not in namespace:
+            self.send({"missing": name})
+            return
+        self.reply_value(namespace[name])
+
+    def reply_value(self, value, **extra) -> None:
+        encoder = Encoder(keep=self.handles.keep)
+        try:
+            encoded = encoder.encode(value)
+        except (WireError, RecursionError) as exc:
+            self.send({"unsupported": str(exc)})
+            return
+        self.send({"value": encoded, **extra}, encoder.blobs)
+
+    def serve(self) -> None:
+        while True:
+            try:
+                request, blobs = read_frame(self._rfile)
+            except EOFError:
+                return
+            op = request.get("op")
+            if op == "load":
+                self.load(request)
+            elif op == "call":
+                self.call(request, blobs)
+            elif op == "value":
+                self.value(request)
+            elif op == "exit":
+                return
+            else:
+                self.send({"protocol_error": f"unknown op {op!r}"})
+
+
+def serve(channel_fd: int) -> None:
+    """Answer requests on ``channel_fd`` until the trusted side closes it."""
+    rfile = os.fdopen(channel_fd, "rb", buffering=1 << 16, closefd=False)
+    wfile = os.fdopen(os.dup(channel_fd), "wb", buffering=1 << 16)
+    Session(rfile, wfile).serve()

@@ -1,0 +1,94 @@
+"""Resource limits and the environment of a sandboxed process."""
+
+from __future__ import annotations
+
+import os
+import resource
+from dataclasses import dataclass, field
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one sandboxed submission may use. Configured per assignment in ``[limits]``."""
+
+    #: Wall-clock seconds for one check, all its calls into the sandbox together.
+    check_timeout: float = 10.0
+    #: Wall-clock seconds for one unit (cell or top-level statement) of the submission.
+    load_timeout: float = 20.0
+    #: Address space the student may use beyond what the warm interpreter already maps.
+    memory_mb: int = 2048
+    #: CPU seconds for the whole sandboxed process (the wall clock is the real bound).
+    cpu_seconds: int = 120
+    #: Largest file the student may write.
+    file_size_mb: int = 16
+    #: Processes (and threads) the student may have at once (enforced for non-root uids).
+    processes: int = 64
+    #: Open file descriptors.
+    open_files: int = 256
+    #: Bytes of the student's stdout/stderr kept for feedback; the rest is counted and dropped.
+    output_bytes: int = 64 * 1024
+    #: Modules the warm parent imports before forking, so students do not pay for them.
+    warm_imports: tuple[str, ...] = field(default=("numpy",))
+
+    def as_request(self) -> dict:
+        return {"memory_mb": self.memory_mb, "cpu_seconds": self.cpu_seconds,
+                "file_size_mb": self.file_size_mb, "processes": self.processes,
+                "open_files": self.open_files}
+
+
+def virtual_size() -> int:
+    """Bytes of address space this process maps now (VmSize)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def apply_rlimits(request: dict, base_address_space: int) -> None:
+    """Set the rlimits of the calling process (run in the child, after fork)."""
+    cpu = int(request["cpu_seconds"])
+    address_space = base_address_space + int(request["memory_mb"]) * MIB
+    for limit, value in (
+        (resource.RLIMIT_AS, address_space),
+        (resource.RLIMIT_CPU, (cpu, cpu + 2)),
+        (resource.RLIMIT_FSIZE, int(request["file_size_mb"]) * MIB),
+        (resource.RLIMIT_NPROC, int(request["processes"])),
+        (resource.RLIMIT_NOFILE, int(request["open_files"])),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        soft, hard = value if isinstance(value, tuple) else (value, value)
+        resource.setrlimit(limit, (soft, hard))
+
+
+def sandbox_environment(scratch: str | None = None) -> dict[str, str]:
+    """The whole environment a sandboxed process sees: nothing inherited, no secrets."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "MPLBACKEND": "Agg",
+        # One thread per sandbox: forked children of a multi-threaded OpenMP runtime hang,
+        # and parallelism comes from grading several submissions at once.
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "NUMEXPR_NUM_THREADS": "1",
+    }
+    if scratch:
+        env.update(HOME=scratch, TMPDIR=scratch)
+    return env
+
+
+def max_fd() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 65536
+
+
+def close_fds_from(first: int) -> None:
+    os.closerange(first, max_fd())

@@ -1,0 +1,182 @@
+"""One sandboxed process as the trusted side sees it: start, send a request, read the answer
+within a deadline, kill. Everything that comes back is decoded with the safe wire format."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+
+from grader.sandbox.forkserver import ForkServer
+from grader.sandbox.limits import Limits
+from grader.sandbox.outcomes import CallTimeout, SandboxCrashed
+from grader.wire import MAX_MESSAGE_BYTES, WireError, pack, read_frame
+
+
+class _OutputCapture(threading.Thread):
+    """Drains the child's stdout/stderr pipe, keeping the first ``cap`` bytes."""
+
+    def __init__(self, fd: int, cap: int):
+        super().__init__(daemon=True, name="sandbox-output")
+        self._fd = fd
+        self._cap = cap
+        self.kept = bytearray()
+        self.dropped = 0
+
+    def run(self) -> None:
+        try:
+            while True:
+                chunk = os.read(self._fd, 1 << 16)
+                if not chunk:
+                    break
+                room = self._cap - len(self.kept)
+                if room > 0:
+                    self.kept += chunk[:room]
+                self.dropped += max(0, len(chunk) - max(room, 0))
+        except OSError:
+            pass
+        finally:
+            os.close(self._fd)
+
+    def text(self) -> str:
+        text = self.kept.decode("utf-8", errors="replace")
+        if self.dropped:
+            text += f"\n[... {self.dropped} more bytes of output dropped]"
+        return text
+
+
+class _DeadlineReader:
+    """A file-like reader over a socket that gives up at an absolute deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        self._sock = sock
+        self._deadline = deadline
+
+    def read(self, count: int) -> bytes:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout()
+        self._sock.settimeout(remaining)
+        return self._sock.recv(min(count, 1 << 20))
+
+
+def describe_exit(status: int, limits: Limits) -> str:
+    """Why a sandboxed process ended, in a student's words."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:
+            return f"used more than {limits.cpu_seconds} s of CPU time"
+        if sig == signal.SIGXFSZ:
+            return f"wrote a file larger than the {limits.file_size_mb} MiB limit"
+        if sig == signal.SIGSEGV:
+            return "crashed with a segmentation fault (SIGSEGV)"
+        if sig == signal.SIGKILL:
+            return "was killed (SIGKILL; out of memory or a process limit?)"
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return f"was killed by {name}"
+    if os.WIFEXITED(status):
+        return f"exited with status {os.WEXITSTATUS(status)} (os._exit or a crash)"
+    return "ended unexpectedly"
+
+
+class Sandbox:
+    """A single sandboxed child process; not reusable after ``kill``."""
+
+    def __init__(self, forkserver: ForkServer, limits: Limits):
+        self._forkserver = forkserver
+        self._limits = limits
+        self._socket: socket.socket | None = None
+        self._output: _OutputCapture | None = None
+        self.pid: int | None = None
+        self.scratch: str | None = None
+        self.exit_reason: str | None = None
+
+    def start(self) -> "Sandbox":
+        self.scratch = tempfile.mkdtemp(prefix="grader-sandbox-")
+        os.chmod(self.scratch, 0o700)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out_read, out_write = os.pipe()
+        try:
+            self.pid = self._forkserver.spawn(theirs.fileno(), out_write, {
+                "scratch": self.scratch, "limits": self._limits.as_request()})
+        finally:
+            theirs.close()
+            os.close(out_write)
+        self._socket = ours
+        self._output = _OutputCapture(out_read, self._limits.output_bytes)
+        self._output.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._socket is not None
+
+    def send(self, header: dict, blobs: list[bytes], deadline: float) -> None:
+        assert self._socket is not None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise CallTimeout("ran out of time")
+        self._socket.settimeout(remaining)
+        try:
+            self._socket.sendall(pack(header, blobs))
+        except socket.timeout:
+            self._timed_out()
+        except OSError:
+            self._crashed()
+
+    def receive(self, deadline: float) -> tuple[dict, list[bytes]]:
+        assert self._socket is not None
+        try:
+            return read_frame(_DeadlineReader(self._socket, deadline), MAX_MESSAGE_BYTES)
+        except socket.timeout:
+            self._timed_out()
+        except (EOFError, OSError):
+            self._crashed()
+        except WireError as exc:
+            self.kill()
+            raise SandboxCrashed(f"sent a malformed answer ({exc})") from None
+
+    def _timed_out(self):
+        self.kill()
+        raise CallTimeout("did not finish in time")
+
+    def _crashed(self):
+        self.kill(grace=0.5)  # let it finish dying, so the status says why (signal, exit code)
+        raise SandboxCrashed(self.exit_reason or "ended unexpectedly")
+
+    def output(self) -> str:
+        """What the student's code printed so far (capped)."""
+        return self._output.text() if self._output else ""
+
+    def kill(self, grace: float = 0.0) -> None:
+        """Kill the child and everything in its process group, reap it, remove its scratch dir.
+
+        With ``grace``, the child gets that many seconds to exit by itself first, so that
+        its own exit status (a segfault, an exit code) is what gets reported.
+        """
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if self.pid is not None:
+            try:
+                status = self._forkserver.wait(self.pid, grace=grace)
+                self.exit_reason = describe_exit(status, self._limits)
+            except Exception:  # noqa: BLE001 - the zygote may be gone; nothing left to reap then
+                self.exit_reason = "ended unexpectedly"
+            try:
+                os.killpg(self.pid, signal.SIGKILL)  # whatever it started, in its group
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.pid = None
+        if self._output is not None:
+            self._output.join(timeout=1.0)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None

@@ -1,0 +1,186 @@
+"""The safe format in which values cross the sandbox boundary, in both directions.
+
+A message is a JSON header plus a list of binary blobs. Structure travels as tagged JSON;
+numpy arrays travel as raw ``.npy`` bytes written and read with ``allow_pickle=False``;
+torch tensors travel as arrays with a ``tensor`` tag. Nothing is ever unpickled.
+
+Values that have no safe encoding (a student's own class, a closure, an object array)
+stay where they were made: the encoder replaces them with a ``Remote`` handle naming
+the object's type, so the other side can pass it back (a CS231n ``cache``) or report
+"unsupported return type".
+
+This module is imported by the sandboxed child, so it must only import the standard
+library and numpy (torch is imported lazily, and only if a tensor is actually seen).
+
+Frame layout on the stream: 8-byte big-endian header length, header bytes (UTF-8 JSON
+with a ``"blobs"`` list of lengths), then the blobs back to back.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import struct
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Upper bound on one message, so a hostile child cannot make the grader allocate without limit.
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+_LENGTH = struct.Struct(">Q")
+
+
+class WireError(Exception):
+    """A message that cannot be encoded, decoded or framed."""
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A value that stayed on the other side of the boundary, by handle."""
+
+    handle: int
+    type_name: str
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} object (not transferable)>"
+
+
+def _is_tensor(value) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+class Encoder:
+    """Turns a value into tagged JSON plus blobs; unencodable objects become handles via ``keep``."""
+
+    def __init__(self, keep=None):
+        # keep(obj) -> Remote for objects that cannot travel; None means "refuse them".
+        self._keep = keep
+        self.blobs: list[bytes] = []
+
+    def _blob(self, array: np.ndarray) -> int:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        self.blobs.append(buffer.getvalue())
+        return len(self.blobs) - 1
+
+    def _opaque(self, value):
+        if isinstance(value, Remote):
+            return {"remote": value.handle, "type": value.type_name}
+        if self._keep is None:
+            raise WireError(f"cannot send a value of type {type(value).__name__}")
+        remote = self._keep(value)
+        return {"remote": remote.handle, "type": remote.type_name}
+
+    def encode(self, value, depth: int = 0):
+        if depth > 64:
+            raise WireError("value is nested more than 64 levels deep")
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, int):
+            return value if abs(value) < 2**63 else {"bigint": str(value)}
+        if isinstance(value, float):
+            return value if math.isfinite(value) else {"float": repr(value)}
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject or value.dtype.kind == "V":
+                return self._opaque(value)
+            return {"ndarray": self._blob(value)}
+        if isinstance(value, np.generic):
+            if value.dtype.hasobject or value.dtype.kind == "V":
+                return self._opaque(value)
+            return {"npscalar": self._blob(np.asarray(value))}
+        if _is_tensor(value):
+            array = value.detach().cpu().resolve_conj().resolve_neg().numpy()
+            return {"tensor": self._blob(array), "requires_grad": bool(value.requires_grad)}
+        if type(value) is list:
+            return {"list": [self.encode(v, depth + 1) for v in value]}
+        if type(value) is tuple:
+            return {"tuple": [self.encode(v, depth + 1) for v in value]}
+        if type(value) is dict and all(type(k) in (str, int) for k in value):
+            return {"dict": [[k, self.encode(v, depth + 1)] for k, v in value.items()]}
+        return self._opaque(value)
+
+
+class Decoder:
+    """Turns tagged JSON plus blobs back into values; ``resolve`` maps handles to local objects."""
+
+    def __init__(self, blobs: list[bytes], resolve=None):
+        self._blobs = blobs
+        self._resolve = resolve
+
+    def _array(self, index) -> np.ndarray:
+        if not isinstance(index, int) or not 0 <= index < len(self._blobs):
+            raise WireError(f"bad blob reference {index!r}")
+        try:
+            return np.load(io.BytesIO(self._blobs[index]), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise WireError(f"bad array payload: {exc}") from None
+
+    def decode(self, node, depth: int = 0):
+        if depth > 64:
+            raise WireError("value is nested more than 64 levels deep")
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if not isinstance(node, dict) or not node:
+            raise WireError(f"malformed value {str(node)[:80]!r}")
+        if "ndarray" in node:
+            return self._array(node["ndarray"])
+        if "npscalar" in node:
+            return self._array(node["npscalar"])[()]
+        if "tensor" in node:
+            import torch  # only when a tensor actually arrives
+
+            tensor = torch.from_numpy(np.array(self._array(node["tensor"])))
+            return tensor.requires_grad_(True) if node.get("requires_grad") and tensor.is_floating_point() else tensor
+        if "list" in node:
+            return [self.decode(v, depth + 1) for v in node["list"]]
+        if "tuple" in node:
+            return tuple(self.decode(v, depth + 1) for v in node["tuple"])
+        if "dict" in node:
+            return {k: self.decode(v, depth + 1) for k, v in node["dict"]}
+        if "float" in node:
+            return float(node["float"])
+        if "bigint" in node:
+            return int(node["bigint"])
+        if "remote" in node:
+            remote = Remote(int(node["remote"]), str(node.get("type", "object"))[:200])
+            return self._resolve(remote) if self._resolve else remote
+        raise WireError(f"unknown value tag in {sorted(node)[:3]}")
+
+
+def pack(header: dict, blobs: list[bytes]) -> bytes:
+    """One frame: the header (with blob lengths added) and the blobs."""
+    header = dict(header, blobs=[len(b) for b in blobs])
+    head = json.dumps(header, allow_nan=False).encode("utf-8")
+    return b"".join([_LENGTH.pack(len(head)), head, *blobs])
+
+
+def _read_exact(stream, count: int) -> bytes:
+    chunks = []
+    remaining = count
+    while remaining:
+        chunk = stream.read(remaining)
+        if not chunk:
+            raise EOFError("the other side closed the channel")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(stream, limit: int = MAX_MESSAGE_BYTES) -> tuple[dict, list[bytes]]:
+    """Read one frame from a binary stream; raises EOFError when the stream ends."""
+    (length,) = _LENGTH.unpack(_read_exact(stream, _LENGTH.size))
+    if length > limit:
+        raise WireError(f"message header of {length} bytes exceeds the limit of {limit}")
+    try:
+        header = json.loads(_read_exact(stream, length).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WireError(f"malformed message header: {exc}") from None
+    sizes = header.get("blobs", []) if isinstance(header, dict) else None
+    if not isinstance(sizes, list) or not all(isinstance(s, int) and s >= 0 for s in sizes):
+        raise WireError("malformed blob list")
+    if sum(sizes) + length > limit:
+        raise WireError(f"message of {sum(sizes) + length} bytes exceeds the limit of {limit}")
+    return header, [_read_exact(stream, size) for size in sizes]
