@@ -64,8 +64,9 @@ def list_command(ctx: click.Context) -> None:
 @cli.command()
 @click.argument("assignment")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--student", help="Your student id, for assignments with personal variants [default: the file's stem].")
 @click.pass_context
-def check(ctx: click.Context, assignment: str, file: Path) -> None:
+def check(ctx: click.Context, assignment: str, file: Path, student: str | None) -> None:
     """Run the public checks on FILE (.py or .ipynb) and explain what is wrong.
 
     Exits 0 if every public check passes, 1 otherwise. Nothing is stored.
@@ -74,7 +75,7 @@ def check(ctx: click.Context, assignment: str, file: Path) -> None:
         raise GraderError(f"{file}: no such file")
     spec = get_assignment(assignment, _course(ctx))
     with Grader(spec, visibility="public") as grader:
-        result = grader.grade_file(file, file.stem)
+        result = grader.grade_file(file, student or file.stem)
     hidden = len(spec.checks) - len(grader.checks)
     present.feedback(present.console(), result, hidden_checks=hidden)
     ctx.exit(0 if result.status == "graded" and result.score == result.max_score else 1)

@@ -36,23 +36,26 @@ class Grader:
     ``visibility`` is ``all`` (a TA grading) or ``public`` (a student's self-check).
     """
 
-    def __init__(self, assignment: Assignment, *, visibility: str = "all"):
+    def __init__(self, assignment: Assignment, *, visibility: str = "all", forkserver: ForkServer | None = None):
         self.assignment = assignment
         self.visibility = visibility
         self.checks: list[Check] = assignment.checks_for(visibility)
-        self._forkserver: ForkServer | None = None
+        # A fork server passed in is shared and stays running; one we start is ours to stop.
+        self._forkserver: ForkServer | None = forkserver
+        self._owns_forkserver = forkserver is None
 
     def start(self) -> "Grader":
         # Import the trusted parts first so a broken checks.py or reference fails before any grading.
         self.assignment.reference
         self.assignment.harness_module
-        self._forkserver = ForkServer(self.assignment.limits.warm_imports).start()
+        if self._forkserver is None:
+            self._forkserver = ForkServer(self.assignment.limits.warm_imports).start()
         return self
 
     def close(self) -> None:
-        if self._forkserver is not None:
+        if self._forkserver is not None and self._owns_forkserver:
             self._forkserver.close()
-            self._forkserver = None
+        self._forkserver = None
 
     def __enter__(self) -> "Grader":
         return self.start()
@@ -89,6 +92,7 @@ class Grader:
             sandbox.close()
         result.notes += sandbox.load_notes()
         result.output = sandbox.output()
+        result.student_seconds = round(sandbox.student_seconds, 6)
         result.score = round(sum(c.score for c in result.checks), 6)
         result.duration = time.monotonic() - started
         return result
@@ -112,8 +116,11 @@ class Grader:
         )
         timeout = check.timeout if check.timeout is not None else assignment.limits.check_timeout
         started = time.monotonic()
-        sandbox.deadline = started + timeout
         try:
+            # (Re)loading the submission has its own limits; the check's clock starts after it.
+            sandbox.ensure_running()
+            started = time.monotonic()
+            sandbox.deadline = started + timeout
             check.function(context)
             status, message = "passed", ""
         except CheckFailed as failure:

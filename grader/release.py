@@ -52,12 +52,13 @@ def stub_source(assignment: Assignment, student: str | None = None) -> str:
 def _readme(assignment: Assignment, student: str | None) -> str:
     module = assignment.module
     whose = f" (your personal version, student {student})" if student else ""
+    student_option = f" --student {student}" if student else ""
     return (f"# {assignment.title}{whose}\n\n"
             f"Write your solution in `{module}.py` or in the notebook `{module}.ipynb` (one of them).\n"
             "Keep the function names and arguments exactly as given: the grader calls them by name.\n"
             "Anything else you add (plots, prints, experiments) is fine.\n\n"
             "Check your work before you submit:\n\n"
-            f"    grader check {assignment.name} {module}.py\n\n"
+            f"    grader check {assignment.name} {module}.py{student_option}\n\n"
             "This runs the public checks and tells you what is wrong. When your work is graded,\n"
             "more (hidden) checks of the same functions run too, so test beyond the public ones.\n")
 

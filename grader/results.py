@@ -54,6 +54,8 @@ class SubmissionResult:
     output: str = ""
     #: Wall-clock seconds for the whole submission.
     duration: float = 0.0
+    #: Of those, seconds spent running the student's own code (the rest is the grader's overhead).
+    student_seconds: float = 0.0
     #: ISO time of grading (set when stored) — None until then.
     graded_at: str | None = None
     #: True when this result was read back from the gradebook instead of being graded now.

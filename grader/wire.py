@@ -81,7 +81,8 @@ class Encoder:
             return value
         if isinstance(value, int):
             return value if abs(value) < 2**63 else {"bigint": str(value)}
-        if isinstance(value, float):
+        if isinstance(value, float):  # includes numpy.float64, a float subclass
+            value = float(value)
             return value if math.isfinite(value) else {"float": repr(value)}
         if isinstance(value, np.ndarray):
             if value.dtype.hasobject or value.dtype.kind == "V":

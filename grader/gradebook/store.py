@@ -30,29 +30,33 @@ def database_url(db: str) -> str:
     return f"sqlite:///{Path(db).expanduser().resolve()}"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int):
+    def on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    return on_connect
 
 
 class Gradebook:
     """A gradebook database at a SQLAlchemy URL (a SQLite file by default)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
         self.url = url
+        self._busy_timeout_ms = busy_timeout_ms
         self._where = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.split("@")[-1]
         with self._errors():
             self._engine: Engine = create_engine(url)
             if self._engine.dialect.name == "sqlite":
-                event.listen(self._engine, "connect", _sqlite_pragmas)
+                event.listen(self._engine, "connect", _sqlite_pragmas(busy_timeout_ms))
             Base.metadata.create_all(self._engine)
 
     @classmethod
-    def open(cls, db: str) -> "Gradebook":
-        return cls(database_url(db))
+    def open(cls, db: str, **options) -> "Gradebook":
+        return cls(database_url(db), **options)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -73,7 +77,7 @@ class Gradebook:
             text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
             if "locked" in text or "busy" in text:
                 raise GradebookError(f"the gradebook {self._where} is locked by another process "
-                                     f"(waited {BUSY_TIMEOUT_MS // 1000} s); try again when it has finished") from None
+                                     f"(waited {self._busy_timeout_ms / 1000:g} s); try again when it has finished") from None
             if "unable to open" in text:
                 raise GradebookError(f"cannot open the gradebook {self._where}: check that its folder exists "
                                      "and is writable") from None

@@ -15,6 +15,7 @@ import inspect
 import linecache
 import os
 import sys
+import time
 import traceback
 import types
 
@@ -117,6 +118,7 @@ class Session:
         flags = int(request.get("compile_flags", 0))
         skip = set(request.get("skip", []))
         errors = []
+        started = time.perf_counter()
         for index, unit in enumerate(request["units"]):
             if index in skip:
                 continue
@@ -136,7 +138,7 @@ class Session:
         if harness_source is not None:
             self.harness = {"__name__": "harness"}
             exec(compile(harness_source, "harness.py", "exec"), self.harness)
-        self.send({"event": "loaded", "errors": errors})
+        self.send({"event": "loaded", "errors": errors, "elapsed": time.perf_counter() - started})
 
     # --- calls ---------------------------------------------------------------------------
 
@@ -169,14 +171,17 @@ class Session:
             names = _argument_names(function, args, kwargs)
             for arg_name, value in zip(names, [*args, *kwargs.values()]):
                 _array_leaves(value, arg_name, snapshots)
+        started = time.perf_counter()
         try:
             result = function(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - report, never die, whatever the student raised
-            self.send({"raised": _exception_report(exc, self.submission_files)})
+            self.send({"raised": _exception_report(exc, self.submission_files),
+                       "elapsed": time.perf_counter() - started})
             return
+        elapsed = time.perf_counter() - started
         mutated = [path for path, array, before in snapshots
                    if array.shape != before.shape or not np.array_equal(array, before, equal_nan=True)]
-        self.reply_value(result, mutated=mutated)
+        self.reply_value(result, mutated=mutated, elapsed=elapsed)
 
     def value(self, request: dict) -> None:
         name = request["name"]

@@ -30,7 +30,7 @@ class Limits:
     #: Bytes of the student's stdout/stderr kept for feedback; the rest is counted and dropped.
     output_bytes: int = 64 * 1024
     #: Modules the warm parent imports before forking, so students do not pay for them.
-    warm_imports: tuple[str, ...] = field(default=("numpy",))
+    warm_imports: tuple[str, ...] = field(default=("numpy", "torch"))
 
     def as_request(self) -> dict:
         return {"memory_mb": self.memory_mb, "cpu_seconds": self.cpu_seconds,

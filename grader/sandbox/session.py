@@ -42,6 +42,8 @@ class SubmissionSandbox:
         self._output: list[str] = []
         #: Absolute time by which the current check's calls must be answered.
         self.deadline = float("inf")
+        #: Seconds spent running the student's own code (top level and calls), as the child measured.
+        self.student_seconds = 0.0
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -66,6 +68,7 @@ class SubmissionSandbox:
                         current = int(header["index"])
                         deadline = time.monotonic() + self._limits.load_timeout
                     elif header.get("event") == "loaded":
+                        self.student_seconds += float(header.get("elapsed", 0.0))
                         break
             except (CallTimeout, SandboxCrashed) as outcome:
                 self._output.append(sandbox.output())
@@ -118,7 +121,9 @@ class SubmissionSandbox:
         assert self._sandbox is not None
         try:
             self._sandbox.send(header, blobs, self.deadline)
-            return self._sandbox.receive(self.deadline)
+            reply, reply_blobs = self._sandbox.receive(self.deadline)
+            self.student_seconds += float(reply.get("elapsed", 0.0))
+            return reply, reply_blobs
         except CallTimeout:
             raise CallTimeout(f"{what} did not finish within the time limit of this check") from None
         except SandboxCrashed as crash:

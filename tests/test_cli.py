@@ -1,0 +1,197 @@
+"""The grader command through click's CliRunner, on real files."""
+
+import csv
+import io
+import json
+import shutil
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+
+from grader.cli import cli
+
+from conftest import SAMPLES, write
+
+PERCEPTRON = SAMPLES / "perceptron"
+JSON_KEYS = {"student", "assignment", "file", "score", "max_score", "status", "error", "checks"}
+CHECK_KEYS = {"name", "score", "max_score", "status", "message"}
+
+
+def run(*args, **kwargs):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False, **kwargs)
+
+
+def all_commands(group, prefix=()):
+    for name, command in group.commands.items():
+        yield prefix + (name,), command
+        if hasattr(command, "commands"):
+            yield from all_commands(command, prefix + (name,))
+
+
+@pytest.mark.parametrize("path,command", list(all_commands(cli)), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_every_command_has_help_and_dash_h_works(path, command):
+    assert command.help and command.help.strip()
+    result = run(*path, "-h")
+    assert result.exit_code == 0
+    assert "Usage: " in result.stdout
+    assert " ".join(command.help.split()[:6]) in " ".join(result.stdout.split())  # help text, rewrapped
+
+
+def test_list_shows_titles_and_points():
+    result = run("list")
+    assert result.exit_code == 0
+    line = next(l for l in result.stdout.splitlines() if "perceptron" in l and "Perceptron updates" in l)
+    assert "32" in line and "17" in line and "15" in line
+
+
+def test_check_correct_file_exits_zero_with_feedback():
+    result = run("check", "perceptron", PERCEPTRON / "correct.py")
+    assert result.exit_code == 0, result.output
+    assert "17 / 17 points" in result.stdout
+    assert "✓ step_is_strict_at_zero (1/1)" in result.stdout
+    assert "9 more hidden check(s)" in result.stdout
+    assert "xor_never_converges" not in result.stdout  # hidden checks are not run or named
+
+
+def test_check_buggy_file_exits_one_and_says_what_is_wrong():
+    result = run("check", "perceptron", PERCEPTRON / "bug_step_at_zero.py")
+    assert result.exit_code == 1
+    assert "✗ step_is_strict_at_zero (0/1)" in result.stdout
+    assert "step(0.0): 1 (yours), expected 0" in result.stdout
+
+
+def test_check_notebook_with_failing_cells_still_grades():
+    result = run("check", "perceptron", PERCEPTRON / "correct_nb.ipynb")
+    assert result.exit_code == 0, result.output
+    assert "cell 10: ModuleNotFoundError: No module named 'matplotlib' (cell 10, line 1)" in result.stdout
+    assert "cell 11: NameError: name 'w_final' is not defined" in result.stdout
+
+
+def test_check_file_with_syntax_error():
+    result = run("check", "perceptron", PERCEPTRON / "bug_syntax_error.py")
+    assert result.exit_code == 1
+    assert "✗ SyntaxError at line 5: expected ':'" in result.stdout
+
+
+def test_check_broken_notebook(tmp_path):
+    path = write(tmp_path / "nb.ipynb", "{ this is not json")
+    result = run("check", "perceptron", path)
+    assert result.exit_code == 1
+    assert "✗ not a valid notebook: " in result.stdout
+
+
+def test_check_errors_are_one_line():
+    result = run("check", "nope", PERCEPTRON / "correct.py")
+    assert result.exit_code == 1
+    assert result.stderr == "AssignmentError: unknown assignment 'nope' (available: " + \
+        result.stderr.split("(available: ")[1]
+    assert len(result.stderr.strip().splitlines()) == 1
+    missing = run("check", "perceptron", "no_such_file.py")
+    assert missing.exit_code == 1 and missing.stderr == "GraderError: no_such_file.py: no such file\n"
+
+
+def test_grade_json_is_one_object_per_line_and_nothing_else(tmp_path):
+    result = run("grade", "perceptron", PERCEPTRON, "--db", tmp_path / "g.db", "--json", "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(list(PERCEPTRON.iterdir()))
+    objects = [json.loads(line) for line in lines]
+    for obj in objects:
+        assert set(obj) == JSON_KEYS
+        assert obj["assignment"] == "perceptron" and obj["max_score"] == 32
+        for check in obj["checks"]:
+            assert set(check) == CHECK_KEYS
+            assert check["status"] in {"passed", "failed", "error", "timeout"}
+    scores = {o["student"]: o for o in objects}
+    assert scores["correct"]["score"] == 32 and scores["correct_nb"]["score"] == 32
+    assert scores["bug_syntax_error"]["status"] == "error"
+    assert scores["bug_syntax_error"]["error"] == "SyntaxError at line 5: expected ':'"
+    assert all(scores[s]["score"] < 32 for s in scores if s.startswith("bug_"))
+
+
+def test_grade_table_then_unchanged_then_force(tmp_path):
+    db = tmp_path / "g.db"
+    first = run("grade", "perceptron", PERCEPTRON / "correct.py", PERCEPTRON / "bug_bias_first.py", "--db", db, "--jobs", "1")
+    assert first.exit_code == 0
+    assert "2 graded; gradebook: " in first.stdout
+    row = next(l for l in first.stdout.splitlines() if "bug_bias_first" in l)
+    assert "29" in row and "extend_vector_and_matrix" in row
+    second = run("grade", "perceptron", PERCEPTRON / "correct.py", PERCEPTRON / "bug_bias_first.py", "--db", db)
+    assert "0 graded, 2 unchanged since their last grading (use --force to regrade)" in second.stdout
+    forced = run("grade", "perceptron", PERCEPTRON / "correct.py", "--db", db, "--force")
+    assert "1 graded; gradebook" in forced.stdout
+
+
+def test_grade_student_folders_take_the_folder_name(tmp_path):
+    for student, sample in (("alice", "correct.py"), ("bob", "bug_update_sign.py")):
+        (tmp_path / "subs" / student).mkdir(parents=True)
+        shutil.copy(PERCEPTRON / sample, tmp_path / "subs" / student / "perceptron.py")
+    (tmp_path / "subs" / ".ipynb_checkpoints").mkdir()
+    result = run("grade", "perceptron", tmp_path / "subs", "--db", tmp_path / "g.db", "--json")
+    students = {json.loads(l)["student"]: json.loads(l)["score"] for l in result.stdout.splitlines()}
+    assert students == {"alice": 32.0, "bob": 17.0}
+
+
+def test_grade_errors(tmp_path):
+    result = run("grade", "perceptron", tmp_path / "nothing_here", "--db", tmp_path / "g.db")
+    assert result.exit_code == 1 and "UsageError: " in result.stderr and "no such file or folder" in result.stderr
+    (tmp_path / "empty").mkdir()
+    empty = run("grade", "perceptron", tmp_path / "empty", "--db", tmp_path / "g.db")
+    assert empty.exit_code == 1 and "no .py or .ipynb submissions found" in empty.stderr
+    notdb = write(tmp_path / "notes.db", "not a database\n" * 200)
+    bad = run("grade", "perceptron", PERCEPTRON / "correct.py", "--db", notdb)
+    assert bad.exit_code == 1 and bad.stderr.startswith("GradebookError: ") and "is not a gradebook" in bad.stderr
+
+
+def test_export_csv_and_json_latest_run_per_student(tmp_path):
+    db = tmp_path / "g.db"
+    run("grade", "perceptron", PERCEPTRON / "correct.py", PERCEPTRON / "bug_step_at_zero.py", "--db", db, "--jobs", "1")
+    result = run("export", "perceptron", "--db", db, "--format", "csv")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["student"] for r in rows] == ["bug_step_at_zero", "correct"]
+    assert list(rows[0])[:4] == ["student", "score", "max_score", "graded_at"]
+    assert rows[0]["step_is_strict_at_zero"] == "0.0" and rows[1]["step_is_strict_at_zero"] == "1.0"
+    assert rows[1]["score"] == "32.0" and rows[1]["graded_at"]
+    as_json = json.loads(run("export", "perceptron", "--db", db, "--format", "json").stdout)
+    assert [r["student"] for r in as_json] == ["bug_step_at_zero", "correct"]
+    assert as_json[0]["xor_never_converges"] == 0.0
+    out = tmp_path / "grades.csv"
+    written = run("export", "perceptron", "--db", db, "--out", out)
+    assert out.read_text() == result.stdout and "wrote 2 students" in written.stderr
+
+
+def test_export_without_grades_is_an_error(tmp_path):
+    missing = run("export", "perceptron", "--db", tmp_path / "none.db")
+    assert missing.exit_code == 1 and "no gradebook at" in missing.stderr
+    run("grade", "perceptron", PERCEPTRON / "correct.py", "--db", tmp_path / "g.db", "--jobs", "1")
+    other = run("export", "conv", "--db", tmp_path / "g.db")
+    assert other.exit_code == 1 and "has no grades for 'conv'" in other.stderr
+
+
+def test_release_writes_stub_notebook_and_readme_and_nothing_hidden(tmp_path, course_root):
+    result = run("release", "perceptron", "--out", tmp_path / "bundle")
+    assert result.exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "bundle").iterdir()) == ["README.md", "perceptron.ipynb", "perceptron.py"]
+    stub = (tmp_path / "bundle" / "perceptron.py").read_text()
+    assert stub == (course_root / "assignments" / "perceptron" / "stub.py").read_text()
+    notebook = nbformat.read(str(tmp_path / "bundle" / "perceptron.ipynb"), as_version=4)
+    nbformat.validate(notebook)
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    assert "def train_perceptron(X, y, w0=None, max_epochs=100):" in code
+    everything = "".join(p.read_text() for p in (tmp_path / "bundle").iterdir())
+    assert "xor_never_converges" not in everything and "np.hstack([X, np.ones" not in everything
+    assert "grader check perceptron perceptron.py" in (tmp_path / "bundle" / "README.md").read_text()
+
+
+def test_release_of_the_stub_scores_zero(tmp_path):
+    run("release", "perceptron", "--out", tmp_path / "bundle")
+    result = run("check", "perceptron", tmp_path / "bundle" / "perceptron.ipynb")
+    assert result.exit_code == 1 and "0 / 17 points" in result.stdout
+
+
+def test_release_student_variant_requires_variants(tmp_path):
+    result = run("release", "perceptron", "--out", tmp_path / "b", "--student", "ann")
+    assert result.exit_code == 1
+    assert result.stderr == "UsageError: perceptron has no per-student variants; release it without --student\n"

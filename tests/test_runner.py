@@ -1,0 +1,159 @@
+"""The sandboxed runner with real misbehaving submissions: every outcome is reported, none sinks the batch."""
+
+import os
+import time
+
+import pytest
+
+from grader.assignment import get_assignment
+from grader.grading import Grader
+from grader.sandbox.forkserver import ForkServer
+
+from conftest import SAMPLES, write
+
+CORRECT = (SAMPLES / "perceptron" / "correct.py").read_text()
+ACTIVATION_CHECKS = {"all_seven_activations", "unknown_activation_raises", "activations_on_random_inputs"}
+
+
+@pytest.fixture
+def quick_grader(make_course, forkserver):
+    """Perceptron with a 1 s check limit and a 2 s load limit, sharing the session's warm parent."""
+    root = make_course(check_timeout=1.0, load_timeout=2.0, memory_mb=512, output_bytes=4096)
+    with Grader(get_assignment("perceptron", root), forkserver=forkserver) as grader:
+        yield grader
+
+
+def grade_source(grader, tmp_path, source, name="student"):
+    return grader.grade_file(write(tmp_path / f"{name}.py", source), name)
+
+
+def by_name(result):
+    return {c.name: c for c in result.checks}
+
+
+def assert_only_activation_checks_lost(result):
+    checks = by_name(result)
+    for name, check in checks.items():
+        if name in ACTIVATION_CHECKS:
+            assert check.score == 0, name
+        else:
+            assert check.status == "passed", (name, check.message)
+
+
+def test_infinite_loop_in_a_function_times_out_and_a_fresh_process_serves_the_rest(quick_grader, tmp_path):
+    started = time.monotonic()
+    result = grade_source(quick_grader, tmp_path, CORRECT + "\ndef activation(name, z):\n    while True:\n        pass\n")
+    checks = by_name(result)
+    assert checks["all_seven_activations"].status == "timeout"
+    assert checks["all_seven_activations"].message == \
+        "activation() did not finish within the time limit of this check"
+    assert_only_activation_checks_lost(result)
+    assert time.monotonic() - started < 10
+
+
+def test_infinite_loop_at_import_skips_that_statement_only(quick_grader, tmp_path):
+    source = CORRECT.replace("def extend(X):", "while True:\n    pass\n\n\ndef extend(X):")
+    result = grade_source(quick_grader, tmp_path, source)
+    assert result.score == result.max_score
+    assert any("did not finish within 2 s (skipped)" in note for note in result.notes), result.notes
+
+
+def test_os_exit_in_a_function_is_a_crash_with_its_reason(quick_grader, tmp_path):
+    result = grade_source(quick_grader, tmp_path, CORRECT + "\nimport os\ndef activation(name, z):\n    os._exit(3)\n")
+    check = by_name(result)["all_seven_activations"]
+    assert check.status == "error"
+    assert check.message == ("your code stopped the sandbox during activation(): "
+                             "it exited with status 3 (os._exit or a crash)")
+    assert_only_activation_checks_lost(result)
+
+
+def test_segfault_is_reported_as_such(quick_grader, tmp_path):
+    source = CORRECT + "\nimport ctypes\ndef activation(name, z):\n    ctypes.string_at(0)\n"
+    check = by_name(grade_source(quick_grader, tmp_path, source))["all_seven_activations"]
+    assert check.message.endswith("crashed with a segmentation fault (SIGSEGV)")
+
+
+def test_sys_exit_in_a_function_is_an_error_not_a_crash(quick_grader, tmp_path):
+    source = CORRECT + "\nimport sys\ndef activation(name, z):\n    sys.exit(4)\n"
+    check = by_name(grade_source(quick_grader, tmp_path, source))["all_seven_activations"]
+    assert check.status == "error"
+    assert check.message.startswith("activation() raised SystemExit: sys.exit(4) was called (student.py, line ")
+
+
+def test_student_exception_names_type_message_and_line(quick_grader, tmp_path):
+    source = CORRECT + "\ndef activation(name, z):\n    return undefined_name\n"
+    result = grade_source(quick_grader, tmp_path, source)
+    line = source.count("\n") - 0  # the return line is the last line
+    assert by_name(result)["all_seven_activations"].message == \
+        f"activation() raised NameError: name 'undefined_name' is not defined (student.py, line {line})"
+
+
+def test_unsupported_return_type_fails_the_check(quick_grader, tmp_path):
+    source = CORRECT + "\ndef activation(name, z):\n    return (v for v in z)\n"
+    check = by_name(grade_source(quick_grader, tmp_path, source))["all_seven_activations"]
+    assert check.status == "failed"
+    assert check.message == "activation('linear', z): unsupported return type generator; expected a numpy array"
+
+
+def test_missing_function_is_named(quick_grader, tmp_path):
+    source = CORRECT.replace("def activation(", "def activation_typo(")
+    check = by_name(grade_source(quick_grader, tmp_path, source))["all_seven_activations"]
+    assert (check.status, check.message) == ("error", "activation is not defined in your submission")
+
+
+def test_in_place_modification_of_an_argument_fails_the_check(quick_grader, tmp_path):
+    source = CORRECT.replace("def activation(", "def correct_activation(") + (
+        "\ndef activation(name, z):\n    out = correct_activation(name, z)\n"
+        "    if name == 'relu':\n        np.maximum(z, 0, out=z)\n    return out\n")
+    checks = by_name(grade_source(quick_grader, tmp_path, source))
+    assert checks["activations_on_random_inputs"].message == (
+        "activation() modified its argument z in place; leave inputs unchanged (work on a copy, e.g. x = x.copy())")
+
+
+def test_output_is_captured_and_capped(quick_grader, tmp_path):
+    source = "print('hello from the student')\nimport sys\nsys.stdout.write('x' * 100000)\n" + CORRECT
+    result = grade_source(quick_grader, tmp_path, source)
+    assert result.output.startswith("hello from the student\n")
+    assert "more bytes of output dropped]" in result.output
+    assert len(result.output) < 4096 + 100
+    assert result.score == result.max_score
+
+
+def test_memory_limit_turns_a_huge_allocation_into_a_memory_error(quick_grader, tmp_path):
+    source = CORRECT + "\ndef activation(name, z):\n    big = np.ones((4096, 1024, 1024), dtype=np.uint8)\n    return big\n"
+    check = by_name(grade_source(quick_grader, tmp_path, source))["all_seven_activations"]
+    assert check.status == "error"
+    assert "MemoryError" in check.message
+
+
+def test_stdin_is_closed_and_cwd_is_a_private_scratch_folder_removed_afterwards(quick_grader, tmp_path):
+    source = CORRECT + (
+        "\nimport os\nprint('CWD=' + os.getcwd())\n"
+        "try:\n    input()\nexcept EOFError:\n    print('STDIN=closed')\n"
+        "open('left_behind.txt', 'w').write('x')\n")
+    result = grade_source(quick_grader, tmp_path, source)
+    assert "STDIN=closed" in result.output
+    cwd = result.output.split("CWD=")[1].split("\n")[0]
+    assert "grader-sandbox-" in cwd
+    assert not os.path.exists(cwd)
+    assert result.score == result.max_score
+
+
+def test_secret_environment_variables_never_reach_the_sandbox(perceptron, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_TEST_SECRET", "s3cr3t-token")
+    source = CORRECT + "\nimport os\nprint(sorted(os.environ.items()))\nprint(open('/proc/self/environ').read())\n"
+    with Grader(perceptron, visibility="public", forkserver=ForkServer(("numpy",)).start()) as grader:
+        try:
+            result = grader.grade_file(write(tmp_path / "spy.py", source), "spy")
+        finally:
+            grader._forkserver.close()
+    assert "PATH" in result.output
+    assert "s3cr3t-token" not in result.output
+    assert "GRADER_TEST_SECRET" not in result.output
+
+
+def test_a_crash_while_loading_a_notebook_cell_skips_only_that_cell(quick_grader, tmp_path):
+    source = CORRECT.replace("def extend(X):", "import os\nos._exit(9)\n\n\ndef extend(X):")
+    result = grade_source(quick_grader, tmp_path, source)
+    assert result.score == result.max_score
+    assert any("stopped the sandbox: it exited with status 9" in note for note in result.notes), result.notes

@@ -1,0 +1,91 @@
+"""The safe wire format: round trips, no pickle, bounded and validated input."""
+
+import io
+import struct
+
+import numpy as np
+import pytest
+
+from grader.wire import Decoder, Encoder, Remote, WireError, pack, read_frame
+
+
+def round_trip(value, keep=None):
+    encoder = Encoder(keep=keep)
+    frame = pack({"value": encoder.encode(value)}, encoder.blobs)
+    header, blobs = read_frame(io.BytesIO(frame))
+    return Decoder(blobs).decode(header["value"])
+
+
+def test_structures_and_scalars_round_trip():
+    value = {"a": [1, 2.5, None, True, "s"], 3: (float("inf"), float("nan"), -0.0), "big": 2**70}
+    back = round_trip(value)
+    assert back["a"] == [1, 2.5, None, True, "s"]
+    assert back[3][0] == float("inf") and np.isnan(back[3][1]) and isinstance(back[3], tuple)
+    assert back["big"] == 2**70
+
+
+def test_non_finite_numpy_floats_round_trip():
+    back = round_trip([np.float64("nan"), np.float64("-inf")])
+    assert np.isnan(back[0]) and back[1] == float("-inf")
+
+
+def test_arrays_keep_dtype_and_shape_and_numpy_scalars_stay_scalars():
+    array = np.arange(12, dtype=np.int32).reshape(3, 4)
+    back = round_trip((array, np.float32(1.5), np.bool_(True)))
+    assert back[0].dtype == np.int32 and back[0].shape == (3, 4) and (back[0] == array).all()
+    assert isinstance(back[1], np.float32) and back[1] == 1.5
+    assert isinstance(back[2], np.bool_)
+
+
+def test_torch_tensors_travel_as_tagged_arrays():
+    torch = pytest.importorskip("torch")
+    back = round_trip(torch.tensor([[1.0, 2.0]], requires_grad=True))
+    assert isinstance(back, torch.Tensor) and back.requires_grad and back.shape == (1, 2)
+
+
+def test_unencodable_objects_become_remote_handles():
+    kept = []
+
+    def keep(obj):
+        kept.append(obj)
+        return Remote(len(kept), type(obj).__name__)
+
+    class Cache:
+        pass
+
+    back = round_trip({"cache": Cache(), "obj": np.array([object()], dtype=object)}, keep=keep)
+    assert back["cache"] == Remote(1, "Cache")
+    assert back["obj"] == Remote(2, "ndarray")  # object arrays never go through pickle
+
+
+def test_without_keep_unencodable_values_are_refused():
+    with pytest.raises(WireError, match="cannot send a value of type object"):
+        Encoder().encode(object())
+
+
+def test_a_pickled_npy_payload_is_refused():
+    # An object array saved with pickle: loading it with allow_pickle=False must fail.
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    decoder = Decoder([buffer.getvalue()])
+    with pytest.raises(WireError, match="bad array payload"):
+        decoder.decode({"ndarray": 0})
+
+
+def test_malformed_frames_are_rejected():
+    with pytest.raises(WireError, match="exceeds the limit"):
+        read_frame(io.BytesIO(struct.pack(">Q", 10**12)))
+    with pytest.raises(WireError, match="malformed message header"):
+        read_frame(io.BytesIO(struct.pack(">Q", 3) + b"{{{"))
+    with pytest.raises(EOFError):
+        read_frame(io.BytesIO(b""))
+    with pytest.raises(WireError, match="bad blob reference"):
+        Decoder([]).decode({"ndarray": 5})
+    with pytest.raises(WireError, match="unknown value tag"):
+        Decoder([]).decode({"pickle": "..."})
+
+
+def test_blob_sizes_count_against_the_limit():
+    frame = pack({}, [b"x" * 100])
+    with pytest.raises(WireError, match="exceeds the limit"):
+        read_frame(io.BytesIO(frame), limit=50)
