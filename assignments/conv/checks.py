@@ -1,0 +1,679 @@
+"""Checks of the ``conv`` assignment: output shapes, conv2d, max_pool2d and LeNet.
+
+The reference (``reference/conv.py``) is verified against torch.nn.Conv2d / MaxPool2d and
+torch.nn.functional in ``tests/test_reference_conv.py``; here the student's functions are
+compared with it. Checks over many configurations stop at the first one that fails and
+name it, so the student can reproduce it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.checks import CheckFailed, check, expect_close
+from grader.compare import EXACT, Tolerance, compare
+from grader.sandbox.outcomes import StudentError
+from grader.wire import Remote
+
+#: Tolerance for conv2d outputs (float64 inputs; generous enough for any summation order).
+CONV_TOL = Tolerance(rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ formatting
+
+def _plain(value):
+    """A value as plain Python, for messages."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _show(value) -> str:
+    """A short text for a student's or the expected value."""
+    if isinstance(value, Remote):
+        return f"a {value.type_name} object"
+    if isinstance(value, np.ndarray):
+        return f"a numpy array of shape {tuple(value.shape)}"
+    text = repr(_plain(value))
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _show_arg(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"<array of shape {tuple(value.shape)}>"
+    return repr(_plain(value))
+
+
+def _call_text(name: str, args: tuple, kwargs: dict) -> str:
+    parts = [_show_arg(a) for a in args] + [f"{k}={_show_arg(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def _student_error_text(error: StudentError) -> str:
+    """``raised ValueError: message (line 12)``, from the student's exception."""
+    detail = getattr(error, "detail", "") or error.type_name
+    where = f" ({error.where})" if error.where else ""
+    if detail == "NotImplementedError":
+        return f"raised NotImplementedError: not implemented yet{where}"
+    return f"raised {detail}{where}"
+
+
+# ------------------------------------------------------------------ hints for typical slips
+
+def _size_variants(n, k, s, p, d):
+    """Wrong one-dimension formulas students typically write, with what to say about each."""
+    variants = []
+    if p:
+        variants.append(((n + p - d * (k - 1) - 1) // s + 1,
+                         "padding is added on both sides: use 2*padding"))
+    if d != 1:
+        variants.append(((n + 2 * p - k) // s + 1,
+                         "the dilated kernel spans dilation*(kernel_size-1)+1 pixels: include the dilation"))
+    if s != 1:
+        variants.append((-(-(n + 2 * p - d * (k - 1) - 1) // s) + 1,
+                         "round the division by stride down (floor), not up"))
+        variants.append(((n + 2 * p - d * (k - 1) - 1) / s + 1,
+                         "the division by stride must be rounded down (floor) to an integer"))
+    variants.append(((n + 2 * p - d * (k - 1) - 1) // s, "do not forget the +1"))
+    return variants
+
+
+def _size_hint(yours, n, k, s=1, p=0, d=1) -> str:
+    try:
+        value = float(_plain(yours))
+    except (TypeError, ValueError):
+        return ""
+    if value == (n + 2 * p - d * (k - 1) - 1) // s + 1:  # this one is right
+        return ""
+    for wrong, advice in _size_variants(n, k, s, p, d):
+        if value == wrong:
+            return f" (hint: {advice})"
+    return ""
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _shape_hint(yours, input_shape, kernel_size, stride, padding, dilation) -> str:
+    """A hint from the first spatial dimension of a shape that matches a typical slip."""
+    if not isinstance(yours, (tuple, list)) or len(yours) != 4:
+        return ""
+    ks, ss, ps, ds = _pair(kernel_size), _pair(stride), _pair(padding), _pair(dilation)
+    for axis in (0, 1):
+        hint = _size_hint(yours[2 + axis], input_shape[2 + axis], ks[axis], ss[axis], ps[axis], ds[axis])
+        if hint:
+            return hint
+    return ""
+
+
+def _hint_conv_output_size(ctx, args, kwargs, yours):
+    n, k = args
+    return _size_hint(yours, n, k, kwargs.get("stride", 1), kwargs.get("padding", 0), kwargs.get("dilation", 1))
+
+
+def _hint_conv2d_output_shape(ctx, args, kwargs, yours):
+    input_shape, _, kernel_size = args
+    hint = _shape_hint(yours, input_shape, kernel_size, kwargs.get("stride", 1),
+                       kwargs.get("padding", 0), kwargs.get("dilation", 1))
+    if not hint and isinstance(yours, (tuple, list)) and len(yours) == 4 and _plain(yours[1]) == input_shape[1] \
+            and args[1] != input_shape[1]:
+        hint = " (hint: the second entry is out_channels, not the input's channels)"
+    return hint
+
+
+def _hint_pool2d_output_shape(ctx, args, kwargs, yours):
+    input_shape, kernel_size = args
+    stride = kwargs.get("stride")
+    if stride is None:
+        try:
+            with_stride_1 = ctx.reference.pool2d_output_shape(input_shape, kernel_size, 1, kwargs.get("padding", 0))
+        except ValueError:
+            with_stride_1 = None
+        if with_stride_1 is not None and compare(yours, with_stride_1, tol=EXACT).ok:
+            return " (hint: when stride is None it defaults to kernel_size, as in MaxPool2d)"
+        stride = kernel_size
+    return _shape_hint(yours, input_shape, kernel_size, stride, kwargs.get("padding", 0), 1)
+
+
+# ------------------------------------------------------------------ running many configurations
+
+def _reference_result(ctx, name, args, kwargs):
+    """(True, value) or (False, the reason the reference raises ValueError)."""
+    try:
+        return True, getattr(ctx.reference, name)(*args, **kwargs)
+    except ValueError as error:
+        return False, str(error)
+
+
+def _expect_configurations(ctx, name, configs, hint=None):
+    """Call the student's ``name`` on each (args, kwargs); stop at the first wrong answer.
+
+    Where the reference returns a value, the student's must equal it exactly; where the
+    reference raises ValueError, the student's must raise ValueError too.
+    """
+    function = getattr(ctx.student, name)
+    for args, kwargs in configs:
+        call = _call_text(name, args, kwargs)
+        valid, expected = _reference_result(ctx, name, args, kwargs)
+        try:
+            yours = function(*args, **kwargs)
+        except StudentError as error:
+            if not valid and error.is_instance(ValueError):
+                continue
+            wanted = f"ValueError ({expected})" if not valid else _show(expected)
+            raise CheckFailed(f"{call} {_student_error_text(error)}; expected {wanted}") from None
+        if not valid:
+            raise CheckFailed(f"{call} returned {_show(yours)}; expected it to raise ValueError because {expected}")
+        if not compare(yours, expected, path=call, tol=EXACT).ok:
+            extra = hint(ctx, args, kwargs, yours) if hint else ""
+            raise CheckFailed(f"{call}: {_show(yours)} (yours), expected {_show(expected)}{extra}")
+        if not _all_integers(yours):
+            raise CheckFailed(f"{call} returned {_show(yours)}: sizes and counts must be ints, not floats "
+                              "(use // for floor division, or int(...))")
+
+
+def _all_integers(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_all_integers(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "iu"
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _with_defaults_dropped(rng, kwargs: dict, defaults: dict) -> dict:
+    """Leave out, at random, keyword arguments equal to their default (so defaults get used)."""
+    return {k: v for k, v in kwargs.items() if not (k in defaults and v == defaults[k] and rng.random() < 0.5)}
+
+
+def _one_or_pair(rng, draw, pair_probability):
+    if rng.random() < pair_probability:
+        return (draw(), draw())
+    return draw()
+
+
+def _draw_size_args(rng):
+    """n, kernel_size, stride, padding, dilation drawn for one dimension."""
+    n = int(rng.integers(1, 65)) if rng.random() < 0.85 else int(rng.integers(65, 1025))
+    k = int(rng.integers(1, 8))
+    s = int(rng.choice([1, 1, 2, 2, 3, 4, 5]))
+    p = int(rng.integers(0, 4))
+    d = 1 if rng.random() < 0.4 else int(rng.integers(2, 5))
+    return n, k, s, p, d
+
+
+def _valid_size_configs(ctx, count):
+    rng, configs = ctx.rng, []
+    while len(configs) < count:
+        n, k, s, p, d = _draw_size_args(rng)
+        kwargs = _with_defaults_dropped(rng, {"stride": s, "padding": p, "dilation": d},
+                                        {"stride": 1, "padding": 0, "dilation": 1})
+        if _reference_result(ctx, "conv_output_size", (n, k), kwargs)[0]:
+            configs.append(((n, k), kwargs))
+    return configs
+
+
+def _break_one(rng, kind, n, k, s, p, d, *, dilation=True):
+    """Make (n, k, s, p, d) invalid in the way ``kind`` says."""
+    if kind == "kernel_size":
+        k = int(rng.choice([0, 0, -1, -3]))
+    elif kind == "stride":
+        s = int(rng.choice([0, 0, -1, -2]))
+    elif kind == "dilation":
+        d = int(rng.choice([0, 0, -1]))
+    elif kind == "padding":
+        p = int(rng.choice([-1, -1, -2, -3]))
+    else:  # too small: the dilated kernel does not fit in the padded input
+        n = int(rng.integers(1, 10))
+        p = int(rng.integers(0, 3))
+        d = int(rng.integers(1, 4)) if dilation else 1
+        k = -(-(n + 2 * p) // d) + 1 + int(rng.integers(0, 3))
+    return n, k, s, p, d
+
+
+def _invalid_size_configs(ctx, count):
+    rng, configs = ctx.rng, []
+    kinds = ["kernel_size", "stride", "dilation", "padding", "too_small", "too_small"]
+    while len(configs) < count:
+        kind = kinds[len(configs) % len(kinds)]
+        n, k, s, p, d = _break_one(rng, kind, *_draw_size_args(rng))
+        kwargs = _with_defaults_dropped(rng, {"stride": s, "padding": p, "dilation": d},
+                                        {"stride": 1, "padding": 0, "dilation": 1})
+        if not _reference_result(ctx, "conv_output_size", (n, k), kwargs)[0]:
+            configs.append(((n, k), kwargs))
+    return configs
+
+
+def _draw_conv_shape_config(rng):
+    input_shape = (int(rng.integers(1, 9)), int(rng.integers(1, 17)), int(rng.integers(1, 65)), int(rng.integers(1, 65)))
+    out_channels = int(rng.integers(1, 129))
+    kernel_size = _one_or_pair(rng, lambda: int(rng.integers(1, 8)), 0.4)
+    stride = _one_or_pair(rng, lambda: int(rng.choice([1, 1, 2, 3, 4])), 0.3)
+    padding = _one_or_pair(rng, lambda: int(rng.integers(0, 4)), 0.3)
+    dilation = _one_or_pair(rng, lambda: 1 if rng.random() < 0.5 else int(rng.integers(2, 4)), 0.3)
+    return input_shape, out_channels, kernel_size, stride, padding, dilation
+
+
+def _valid_conv_shape_configs(ctx, count):
+    rng, configs = ctx.rng, []
+    while len(configs) < count:
+        input_shape, c_out, k, s, p, d = _draw_conv_shape_config(rng)
+        kwargs = _with_defaults_dropped(rng, {"stride": s, "padding": p, "dilation": d},
+                                        {"stride": 1, "padding": 0, "dilation": 1})
+        if _reference_result(ctx, "conv2d_output_shape", (input_shape, c_out, k), kwargs)[0]:
+            configs.append(((input_shape, c_out, k), kwargs))
+    return configs
+
+
+def _invalid_conv_shape_configs(ctx, count):
+    rng, configs = ctx.rng, []
+    kinds = ["kernel_size", "stride", "dilation", "padding", "too_small", "too_small"]
+    while len(configs) < count:
+        kind = kinds[len(configs) % len(kinds)]
+        n_, c_, h, w = (int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 33)), int(rng.integers(1, 33)))
+        axis = int(rng.integers(0, 3))  # 0: height only, 1: width only, 2: both (as an int)
+        good = _draw_size_args(rng)
+        bad = _break_one(rng, kind, *good)
+        size = bad[0]
+        values = []
+        for i in (1, 2, 3, 4):
+            values.append(bad[i] if axis == 2 else ((bad[i], good[i]) if axis == 0 else (good[i], bad[i])))
+        if axis == 2:
+            h = w = size
+        elif axis == 0:
+            h = size
+        else:
+            w = size
+        k, s, p, d = values
+        args = ((n_, c_, h, w), int(rng.integers(1, 17)), k)
+        kwargs = {"stride": s, "padding": p, "dilation": d}
+        if not _reference_result(ctx, "conv2d_output_shape", args, kwargs)[0]:
+            configs.append((args, kwargs))
+    return configs
+
+
+def _draw_pool_shape_config(rng):
+    input_shape = (int(rng.integers(1, 9)), int(rng.integers(1, 17)), int(rng.integers(1, 65)), int(rng.integers(1, 65)))
+    kernel_size = _one_or_pair(rng, lambda: int(rng.integers(1, 6)), 0.3)
+    stride = None if rng.random() < 0.35 else _one_or_pair(rng, lambda: int(rng.integers(1, 5)), 0.3)
+    kh, kw = _pair(kernel_size)
+    if rng.random() < 0.5:
+        padding = 0
+    elif isinstance(kernel_size, tuple) or rng.random() < 0.3:
+        padding = (int(rng.integers(0, kh // 2 + 1)), int(rng.integers(0, kw // 2 + 1)))
+    else:
+        padding = int(rng.integers(0, min(kh, kw) // 2 + 1))
+    return input_shape, kernel_size, stride, padding
+
+
+def _valid_pool_shape_configs(ctx, count):
+    rng, configs = ctx.rng, []
+    while len(configs) < count:
+        input_shape, k, s, p = _draw_pool_shape_config(rng)
+        kwargs = {"stride": s, "padding": p}
+        kwargs = _with_defaults_dropped(rng, kwargs, {"stride": None, "padding": 0})
+        if _reference_result(ctx, "pool2d_output_shape", (input_shape, k), kwargs)[0]:
+            configs.append(((input_shape, k), kwargs))
+    return configs
+
+
+def _invalid_pool_shape_configs(ctx, count):
+    rng, configs = ctx.rng, []
+    kinds = ["half_kernel", "half_kernel", "half_kernel", "kernel_size", "stride", "padding", "too_small"]
+    while len(configs) < count:
+        kind = kinds[len(configs) % len(kinds)]
+        input_shape, k, s, p = _draw_pool_shape_config(rng)
+        kh, kw = _pair(k)
+        if kind == "half_kernel":
+            if rng.random() < 0.5:
+                p = kh // 2 + 1 + int(rng.integers(0, 2)) if not isinstance(k, tuple) else (kh // 2 + 1, 0)
+            else:
+                p = (0, kw // 2 + 1) if isinstance(k, tuple) else min(kh, kw) // 2 + 1
+        elif kind == "kernel_size":
+            k, p = int(rng.choice([0, -1])), 0
+        elif kind == "stride":
+            s = int(rng.choice([0, -1]))
+        elif kind == "padding":
+            p = int(rng.choice([-1, -2]))
+        else:
+            k = int(rng.integers(2, 6))
+            p = int(rng.integers(0, k // 2 + 1))
+            size = int(rng.integers(1, max(2, k - 2 * p)))
+            input_shape = (*input_shape[:2], size, input_shape[3]) if rng.random() < 0.5 else (*input_shape[:3], size)
+        args, kwargs = (input_shape, k), {"stride": s, "padding": p}
+        if not _reference_result(ctx, "pool2d_output_shape", args, kwargs)[0]:
+            configs.append((args, kwargs))
+    return configs
+
+
+# ------------------------------------------------------------------ conv2d and max_pool2d helpers
+
+def _conv_call_text(x, w, b, kwargs):
+    parts = [f"x of shape {tuple(x.shape)}", f"w of shape {tuple(w.shape)}",
+             "b=None" if b is None else f"b of shape {tuple(b.shape)}"]
+    parts += [f"{k}={_show_arg(v)}" for k, v in kwargs.items()]
+    return f"conv2d({', '.join(parts)})"
+
+
+def _expect_conv2d(ctx, x, w, b=None, *, pass_b=True, **kwargs):
+    call = _conv_call_text(x, w, b, kwargs)
+    expected = ctx.reference.conv2d(x, w, b, **kwargs)
+    try:
+        yours = ctx.student.conv2d(x, w, b, **kwargs) if pass_b else ctx.student.conv2d(x, w, **kwargs)
+    except StudentError as error:
+        raise CheckFailed(f"{call} {_student_error_text(error)}") from None
+    result = compare(yours, expected, path=call, tol=CONV_TOL)
+    if result.ok:
+        return
+    message = result.message
+    if isinstance(yours, np.ndarray) and yours.ndim == 4 and yours.shape != expected.shape:
+        message += _shape_hint(yours.shape, x.shape, w.shape[2:], kwargs.get("stride", 1), kwargs.get("padding", 0), 1)
+    if isinstance(yours, np.ndarray) and yours.shape == expected.shape:
+        flipped = ctx.reference.conv2d(x, w[:, :, ::-1, ::-1], b, **kwargs)
+        if compare(yours, flipped, path=call, tol=CONV_TOL).ok:
+            message += ("; hint: yours equals a true convolution (kernel flipped by 180 degrees): "
+                        "conv2d must compute cross-correlation like PyTorch, do not flip the kernel")
+        elif b is not None and compare(yours, ctx.reference.conv2d(x, w, None, **kwargs), path=call, tol=CONV_TOL).ok:
+            message += "; hint: yours equals the result without the bias b: add b[c_out] to every output of channel c_out"
+    raise CheckFailed(message)
+
+
+def _expect_max_pool2d(ctx, x, kernel_size, stride="default"):
+    kwargs = {} if stride == "default" else {"stride": stride}
+    call = f"max_pool2d(x of shape {tuple(x.shape)}, kernel_size={_show_arg(kernel_size)}" + \
+        "".join(f", {k}={_show_arg(v)}" for k, v in kwargs.items()) + ")"
+    expected = ctx.reference.max_pool2d(x, kernel_size, **kwargs)
+    try:
+        yours = ctx.student.max_pool2d(x, kernel_size, **kwargs)
+    except StudentError as error:
+        raise CheckFailed(f"{call} {_student_error_text(error)}") from None
+    result = compare(yours, expected, path=call, tol=EXACT)
+    if result.ok:
+        return
+    message = result.message
+    if stride in ("default", None) and isinstance(yours, np.ndarray):
+        with_stride_1 = ctx.reference.max_pool2d(x, kernel_size, 1)
+        if yours.shape == with_stride_1.shape:
+            message += "; hint: when stride is not given (None) it defaults to kernel_size, as in MaxPool2d"
+    elif isinstance(yours, np.ndarray) and yours.ndim == 4 and yours.shape != expected.shape:
+        message += _shape_hint(yours.shape, x.shape, kernel_size, kernel_size if stride in ("default", None) else stride, 0, 1)
+    elif isinstance(yours, np.ndarray) and yours.shape == expected.shape and np.all(expected < 0) and np.any(yours == 0):
+        message += "; hint: the windows here are all negative: do not start the running maximum at 0"
+    raise CheckFailed(message)
+
+
+def _random_conv_case(rng, *, pairs=False):
+    n = 1 if rng.random() < 0.25 else int(rng.integers(2, 4))
+    c_in, c_out = int(rng.integers(1, 4)), int(rng.integers(1, 5))
+    height, width = int(rng.integers(3, 12)), int(rng.integers(3, 12))
+    kh, kw = int(rng.integers(1, min(height, 5) + 1)), int(rng.integers(1, min(width, 5) + 1))
+    if pairs:
+        stride = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        padding = (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+    else:
+        stride, padding = int(rng.integers(1, 4)), int(rng.integers(0, 3))
+    x = rng.standard_normal((n, c_in, height, width))
+    w = rng.standard_normal((c_out, c_in, kh, kw))
+    b = None if rng.random() < 0.3 else rng.standard_normal(c_out)
+    return x, w, b, stride, padding
+
+
+# ================================================================== output sizes
+
+@check(points=2, visibility="public")
+def conv_output_size_examples(ctx):
+    """conv_output_size on textbook examples (valid padding, same padding, stride 2, dilation)."""
+    _expect_configurations(ctx, "conv_output_size", [
+        ((32, 5), {}), ((28, 5), {}), ((5, 3), {"padding": 1}), ((7, 3), {"stride": 2, "padding": 1}),
+        ((224, 7), {"stride": 2, "padding": 3}), ((7, 3), {"dilation": 2}),
+        ((10, 3), {"stride": 3}), ((7, 3), {"stride": 2, "padding": 1, "dilation": 2}),
+    ], hint=_hint_conv_output_size)
+
+
+@check(points=3, visibility="public")
+def conv_output_size_random(ctx):
+    """conv_output_size agrees with torch.nn.Conv2d on 100 random configurations."""
+    _expect_configurations(ctx, "conv_output_size", _valid_size_configs(ctx, 100), hint=_hint_conv_output_size)
+
+
+@check(points=2, visibility="public")
+def conv_output_size_rejects_invalid(ctx):
+    """conv_output_size raises ValueError for kernel_size, stride or dilation < 1, padding < 0, or no output."""
+    _expect_configurations(ctx, "conv_output_size", [
+        ((5, 0), {}), ((5, 3), {"stride": 0}), ((5, 3), {"dilation": 0}), ((5, 3), {"padding": -1}),
+        ((3, 5), {}), ((4, 3), {"dilation": 2}),
+    ])
+
+
+@check(points=3, visibility="hidden")
+def conv_output_size_many(ctx):
+    """conv_output_size agrees with torch.nn.Conv2d on 300 more random configurations."""
+    _expect_configurations(ctx, "conv_output_size", _valid_size_configs(ctx, 300), hint=_hint_conv_output_size)
+
+
+@check(points=2, visibility="hidden")
+def conv_output_size_rejects_invalid_many(ctx):
+    """conv_output_size raises ValueError on 90 random invalid configurations."""
+    _expect_configurations(ctx, "conv_output_size", _invalid_size_configs(ctx, 90))
+
+
+@check(points=2, visibility="public")
+def conv2d_output_shape_examples(ctx):
+    """conv2d_output_shape on examples, including (h, w) pairs and dilation."""
+    _expect_configurations(ctx, "conv2d_output_shape", [
+        (((1, 1, 28, 28), 6, 5), {}),
+        (((8, 3, 32, 32), 16, 3), {"padding": 1}),
+        (((2, 3, 224, 224), 64, 7), {"stride": 2, "padding": 3}),
+        (((4, 3, 20, 30), 8, (3, 5)), {"stride": (1, 2), "padding": (1, 2)}),
+        (((1, 2, 15, 15), 4, 3), {"dilation": 2}),
+        (((1, 2, 15, 17), 4, (3, 2)), {"stride": 2, "padding": (0, 1), "dilation": (2, 3)}),
+    ], hint=_hint_conv2d_output_shape)
+
+
+@check(points=3, visibility="hidden")
+def conv2d_output_shape_many(ctx):
+    """conv2d_output_shape agrees with torch.nn.Conv2d on 200 random configurations (ints and pairs)."""
+    _expect_configurations(ctx, "conv2d_output_shape", _valid_conv_shape_configs(ctx, 200),
+                           hint=_hint_conv2d_output_shape)
+
+
+@check(points=1, visibility="hidden")
+def conv2d_output_shape_rejects_invalid(ctx):
+    """conv2d_output_shape raises ValueError where torch.nn.Conv2d cannot run (60 configurations)."""
+    _expect_configurations(ctx, "conv2d_output_shape", _invalid_conv_shape_configs(ctx, 60))
+
+
+@check(points=2, visibility="public")
+def pool2d_output_shape_examples(ctx):
+    """pool2d_output_shape on examples with an explicit stride, padding and (h, w) pairs."""
+    _expect_configurations(ctx, "pool2d_output_shape", [
+        (((1, 6, 24, 24), 2), {"stride": 2}),
+        (((2, 16, 9, 9), 3), {"stride": 2}),
+        (((1, 64, 112, 112), 3), {"stride": 2, "padding": 1}),
+        (((3, 4, 10, 7), (2, 3)), {"stride": (2, 1), "padding": (1, 0)}),
+    ], hint=_hint_pool2d_output_shape)
+
+
+@check(points=1, visibility="public")
+def pool2d_output_shape_default_stride(ctx):
+    """pool2d_output_shape: stride defaults to kernel_size, as in MaxPool2d."""
+    _expect_configurations(ctx, "pool2d_output_shape", [
+        (((1, 6, 24, 24), 2), {}),
+        (((2, 3, 7, 9), 3), {}),
+        (((2, 3, 7, 9), 3), {"stride": None, "padding": 1}),
+    ], hint=_hint_pool2d_output_shape)
+
+
+@check(points=3, visibility="hidden")
+def pool2d_output_shape_many(ctx):
+    """pool2d_output_shape agrees with torch.nn.MaxPool2d on 200 random configurations."""
+    _expect_configurations(ctx, "pool2d_output_shape", _valid_pool_shape_configs(ctx, 200),
+                           hint=_hint_pool2d_output_shape)
+
+
+@check(points=2, visibility="hidden")
+def pool2d_output_shape_rejects_invalid(ctx):
+    """pool2d_output_shape raises ValueError where MaxPool2d cannot run, e.g. padding > kernel_size/2."""
+    _expect_configurations(ctx, "pool2d_output_shape", _invalid_pool_shape_configs(ctx, 70))
+
+
+# ================================================================== parameters
+
+@check(points=1, visibility="public")
+def conv2d_param_count_examples(ctx):
+    """conv2d_param_count counts weights and biases like torch.nn.Conv2d."""
+    _expect_configurations(ctx, "conv2d_param_count", [
+        ((1, 6, 5), {}), ((6, 16, 5), {}), ((3, 64, 3), {"bias": False}), ((3, 16, (3, 5)), {}),
+    ])
+
+
+@check(points=1, visibility="hidden")
+def conv2d_param_count_many(ctx):
+    """conv2d_param_count agrees with torch.nn.Conv2d on 40 random layers."""
+    rng, configs = ctx.rng, []
+    for _ in range(40):
+        kernel_size = _one_or_pair(rng, lambda: int(rng.integers(1, 8)), 0.4)
+        kwargs = {} if rng.random() < 0.3 else {"bias": bool(rng.random() < 0.5)}
+        configs.append(((int(rng.integers(1, 257)), int(rng.integers(1, 257)), kernel_size), kwargs))
+    _expect_configurations(ctx, "conv2d_param_count", configs)
+
+
+@check(points=1, visibility="hidden")
+def fully_connected_as_convolution(ctx):
+    """An 800x800 image to 100 units: a kernel covering the image has the FC layer's 64,000,000 weights."""
+    _expect_configurations(ctx, "conv2d_param_count", [((1, 100, 800), {"bias": False}),
+                                                        ((1, 100, (800, 800)), {"bias": True})])
+    _expect_configurations(ctx, "conv2d_output_shape", [(((1, 1, 800, 800), 100, 800), {})])
+
+
+# ================================================================== conv2d
+
+@check(points=3, visibility="public")
+def conv2d_lecture_sharpen(ctx):
+    """conv2d of the lecture's 5x5 binary image with the sharpen kernel gives [[3,3,-2],[-3,-3,4],[3,3,-4]]."""
+    x = ctx.reference.LECTURE_IMAGE[None, None].astype(np.float64)
+    w = ctx.reference.SHARPEN_KERNEL[None, None].astype(np.float64)
+    try:
+        yours = ctx.student.conv2d(x, w)
+    except StudentError as error:
+        raise CheckFailed(f"conv2d(lecture image, sharpen kernel) {_student_error_text(error)}") from None
+    expect_close(yours, ctx.reference.LECTURE_SHARPENED[None, None].astype(np.float64),
+                 name="conv2d(lecture image of shape (1, 1, 5, 5), sharpen kernel of shape (1, 1, 3, 3))",
+                 rtol=CONV_TOL.rtol, atol=CONV_TOL.atol)
+
+
+@check(points=3, visibility="public")
+def conv2d_basic(ctx):
+    """conv2d with several channels and a bias, stride 1, no padding, against torch.nn.functional.conv2d."""
+    rng = ctx.rng
+    x, w, b = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    _expect_conv2d(ctx, x, w, b)
+
+
+@check(points=2, visibility="public")
+def conv2d_stride_padding(ctx):
+    """conv2d with stride 2 and padding 1 (zero padding on every side)."""
+    rng = ctx.rng
+    x, w, b = rng.standard_normal((1, 2, 7, 8)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    _expect_conv2d(ctx, x, w, b, stride=2, padding=1)
+
+
+@check(points=4, visibility="hidden")
+def conv2d_random(ctx):
+    """conv2d matches torch.nn.functional.conv2d on 20 random inputs (strides, paddings, b=None, batch of one)."""
+    rng = ctx.rng
+    for trial in range(20):
+        x, w, b, stride, padding = _random_conv_case(rng)
+        if trial % 4 == 0:  # leave out b altogether: it defaults to None
+            _expect_conv2d(ctx, x, w, None, pass_b=False, stride=stride, padding=padding)
+        else:
+            _expect_conv2d(ctx, x, w, b, stride=stride, padding=padding)
+
+
+@check(points=1, visibility="hidden")
+def conv2d_pair_stride_padding(ctx):
+    """conv2d accepts (h, w) pairs for stride and padding."""
+    rng = ctx.rng
+    for _ in range(6):
+        x, w, b, stride, padding = _random_conv_case(rng, pairs=True)
+        _expect_conv2d(ctx, x, w, b, stride=stride, padding=padding)
+
+
+# ================================================================== max_pool2d
+
+@check(points=2, visibility="public")
+def max_pool2d_lecture(ctx):
+    """max_pool2d of the lecture's 4x4 example with 2x2 windows and stride 2 gives [[20,30],[112,37]]."""
+    x = ctx.reference.LECTURE_POOL_INPUT[None, None].astype(np.float64)
+    _expect_max_pool2d(ctx, x, 2, 2)
+
+
+@check(points=1, visibility="public")
+def max_pool2d_default_stride(ctx):
+    """max_pool2d: stride defaults to kernel_size."""
+    _expect_max_pool2d(ctx, ctx.reference.LECTURE_POOL_INPUT[None, None].astype(np.float64), 2)
+    _expect_max_pool2d(ctx, ctx.rng.standard_normal((2, 3, 9, 7)), 3)
+
+
+@check(points=3, visibility="hidden")
+def max_pool2d_random(ctx):
+    """max_pool2d matches torch.nn.functional.max_pool2d on 20 random inputs (overlapping windows, negatives)."""
+    rng = ctx.rng
+    for trial in range(20):
+        n = 1 if trial % 4 == 0 else int(rng.integers(2, 4))
+        x = rng.standard_normal((n, int(rng.integers(1, 4)), int(rng.integers(4, 13)), int(rng.integers(4, 13))))
+        if trial % 5 == 0:
+            x = -np.abs(x)  # all negative: a running max must not start at 0
+        kernel_size = int(rng.integers(1, 5))
+        stride = ["default", None, 1, 2, 3][trial % 5]
+        _expect_max_pool2d(ctx, x, kernel_size, stride)
+
+
+@check(points=1, visibility="hidden")
+def max_pool2d_pairs(ctx):
+    """max_pool2d accepts (h, w) pairs for kernel_size and stride."""
+    rng = ctx.rng
+    for trial in range(6):
+        x = rng.standard_normal((int(rng.integers(1, 3)), 2, int(rng.integers(5, 12)), int(rng.integers(5, 12))))
+        kernel_size = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        stride = "default" if trial % 3 == 0 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        _expect_max_pool2d(ctx, x, kernel_size, stride)
+
+
+# ================================================================== LeNet
+
+def _expect_lenet(ctx, args, kwargs):
+    call = _call_text("lenet_shapes", args, kwargs)
+    expected = ctx.reference.lenet_shapes(*args, **kwargs)
+    try:
+        yours = ctx.student.lenet_shapes(*args, **kwargs)
+    except StudentError as error:
+        raise CheckFailed(f"{call} {_student_error_text(error)}") from None
+    if compare(yours, expected, path=call, tol=EXACT).ok:
+        return
+    stages = "conv1, pool1, conv2, pool2, flatten"
+    message = f"{call}: {_show(yours)} (yours), expected {_show(expected)}"
+    if isinstance(yours, (list, tuple)) and len(yours) != len(expected):
+        message += f" (one shape per stage: {stages}; ReLU does not change the shape)"
+    raise CheckFailed(message)
+
+
+@check(points=2, visibility="public")
+def lenet_shapes_28(ctx):
+    """lenet_shapes() for the lecture's 28x28 input, ending in (256,)."""
+    _expect_lenet(ctx, (), {})
+    _expect_lenet(ctx, (28, 28), {})
+
+
+@check(points=2, visibility="hidden")
+def lenet_shapes_other_sizes(ctx):
+    """lenet_shapes for 32x32 (the classic LeNet-5 input, (400,)) and non-square inputs."""
+    _expect_lenet(ctx, (32, 32), {})
+    _expect_lenet(ctx, (36, 28), {})
+    _expect_lenet(ctx, (), {"height": 29, "width": 33})
