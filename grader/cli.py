@@ -12,6 +12,7 @@ import click
 
 from grader import present
 from grader.assignment import COURSE_ENV, default_course_root, get_assignment, list_assignments
+from grader.authoring import scaffold, validate as validate_assignment
 from grader.batch import find_submissions, grade_batch
 from grader.errors import GraderError, GradebookError, SandboxError
 from grader.export import grade_table, to_csv, to_json
@@ -170,6 +171,36 @@ def release(ctx: click.Context, assignment: str, out: Path, student: str | None)
     spec = get_assignment(assignment, _course(ctx))
     for path in write_release(spec, out, student=student):
         click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--title", help="The assignment's title [default: from the name].")
+@click.pass_context
+def new(ctx: click.Context, name: str, title: str | None) -> None:
+    """Scaffold a new assignment NAME with a worked example check."""
+    for path in scaffold(_course(ctx), name, title=title):
+        click.echo(f"wrote {path}")
+    click.echo(f"Next: edit them, then run: grader validate {name}")
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.pass_context
+def validate(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Check assignments before release (all of them if no NAME is given).
+
+    The reference must earn full marks, the unmodified stub zero; every check needs points
+    and a docstring; the notebook stub must generate. Exits 1 if anything fails.
+    """
+    names = names or tuple(a.name for a in list_assignments(_course(ctx)))
+    out = present.console()
+    ok = True
+    for name in names:
+        report = validate_assignment(get_assignment(name, _course(ctx)))
+        present.validation(out, report)
+        ok = ok and report.ok
+    ctx.exit(0 if ok else 1)
 
 
 def main() -> None:

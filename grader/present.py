@@ -81,3 +81,11 @@ def summary_table(results: list[SubmissionResult], title: str) -> Table:
         table.add_row(escape(r.student), _points(r.score), _points(r.max_score), status,
                       escape(_problems(r)), style=style)
     return table
+
+
+def validation(out: Console, report) -> None:
+    out.print(f"[bold]{escape(report.assignment)}[/bold]: " + ("[green]valid[/green]" if report.ok else "[red]not valid[/red]"))
+    for finding in report.findings:
+        mark = "[green]✓[/green]" if finding.ok else "[red]✗[/red]"
+        out.print(f" {mark} {escape(finding.what)}" + (f" — {escape(finding.detail)}" if finding.detail else ""),
+                  soft_wrap=True)

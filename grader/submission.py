@@ -116,6 +116,13 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def python_submission(source: str, filename: str, student: str) -> Submission:
+    """A submission made from Python source held in memory (e.g. a reference being validated)."""
+    submission = Submission(Path(filename), student, content_hash(source.encode()))
+    _python_units(source, filename, submission)
+    return submission
+
+
 def load_submission(path: Path, student: str) -> Submission:
     """Read and parse ``path``. Never raises for bad content: it sets ``error`` instead."""
     path = Path(path)
