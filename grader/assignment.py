@@ -18,6 +18,7 @@ from types import ModuleType
 
 from grader.checks import Check, collect_checks
 from grader.errors import AssignmentError
+from grader.lateness import LatePolicy
 from grader.sandbox.limits import Limits
 
 COURSE_ENV = "GRADER_COURSE"
@@ -61,6 +62,8 @@ class Assignment:
     reference_path: Path
     #: Name of the reference function making per-student stub values, or None.
     variants_function: str | None = None
+    #: Due date and late penalties, or None when the assignment has no due date.
+    late_policy: LatePolicy | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -134,7 +137,9 @@ def load_assignment(directory: Path, course_root: Path) -> Assignment:
             directory=directory,
             reference_path=course_root / "reference" / f"{name}.py",
             variants_function=config.get("variants", {}).get("function"),
-            extra={k: v for k, v in config.items() if k not in {"title", "module", "seed", "limits", "variants"}},
+            late_policy=LatePolicy.from_config(config, str(config_path)),
+            extra={k: v for k, v in config.items()
+                   if k not in {"title", "module", "seed", "limits", "variants", "due", "late"}},
         )
     except (TypeError, ValueError) as exc:
         raise AssignmentError(f"{config_path}: {exc}") from None

@@ -7,10 +7,12 @@ submission, as each result arrives.
 
 from __future__ import annotations
 
+import csv
 import multiprocessing
 import signal
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -18,6 +20,7 @@ from grader.assignment import Assignment, get_assignment
 from grader.errors import UsageError
 from grader.gradebook import Gradebook
 from grader.grading import Grader
+from grader.lateness import apply_lateness, parse_moment
 from grader.results import SubmissionResult
 from grader.submission import SUFFIXES, content_hash
 
@@ -30,6 +33,8 @@ class SubmissionFile:
 
     path: Path
     student: str
+    #: When the student submitted it, if known (set by ``with_submission_times``).
+    submitted_at: datetime | None = None
 
 
 def _candidates(folder: Path) -> list[Path]:
@@ -70,6 +75,41 @@ def find_submissions(paths: list[Path], module: str) -> list[SubmissionFile]:
         else:
             raise UsageError(f"{path}: no such file or folder")
     return found
+
+
+def read_manifest(path: Path) -> dict[str, list[tuple[str, datetime]]]:
+    """A manifest CSV with columns student,file,submitted_at: per student, (file name, time) pairs."""
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = {"student", "submitted_at"} - set(reader.fieldnames or [])
+            if missing:
+                raise UsageError(f"{path}: the manifest needs the columns student,file,submitted_at "
+                                 f"(missing {', '.join(sorted(missing))})")
+            times: dict[str, list[tuple[str, datetime]]] = {}
+            for number, row in enumerate(reader, start=2):
+                moment = parse_moment(row["submitted_at"] or "", what=f"{path}, line {number}: submitted_at")
+                times.setdefault(row["student"], []).append((Path(row.get("file") or "").name, moment))
+            return times
+    except OSError as exc:
+        raise UsageError(f"cannot read the manifest {path}: {exc.strerror}") from None
+
+
+def with_submission_times(files: list[SubmissionFile], *, submitted_at: datetime | None = None,
+                          manifest: Path | None = None) -> list[SubmissionFile]:
+    """Attach submission times: the option, else the manifest's row, else the file's mtime."""
+    times = read_manifest(manifest) if manifest else {}
+    dated = []
+    for file in files:
+        moment = submitted_at
+        if moment is None and file.student in times:
+            rows = times[file.student]
+            named = [t for name, t in rows if name == file.path.name]
+            moment = named[0] if named else rows[0][1]
+        if moment is None:
+            moment = datetime.fromtimestamp(file.path.stat().st_mtime, tz=timezone.utc)
+        dated.append(replace(file, submitted_at=moment))
+    return dated
 
 
 # --- worker processes ---------------------------------------------------------------------------
@@ -113,7 +153,8 @@ def grade_batch(assignment: Assignment, files: list[SubmissionFile], *, course_r
     cached, todo = _already_graded(files, assignment, gradebook, force)
     yield from cached
 
-    def store(result: SubmissionResult) -> SubmissionResult:
+    def store(result: SubmissionResult, file: SubmissionFile) -> SubmissionResult:
+        apply_lateness(result, assignment.late_policy, file.submitted_at)
         return gradebook.record(result, title=assignment.title) if gradebook is not None else result
 
     if jobs <= 1 or len(todo) <= 1:
@@ -121,17 +162,18 @@ def grade_batch(assignment: Assignment, files: list[SubmissionFile], *, course_r
             return
         with Grader(assignment, visibility=visibility) as grader:
             for file in todo:
-                yield store(grader.grade_file(file.path, file.student))
+                yield store(grader.grade_file(file.path, file.student), file)
         return
 
     executor = ProcessPoolExecutor(
         max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker, initargs=(str(course_root), assignment.name, visibility))
     try:
-        pending = {executor.submit(_grade_in_worker, str(f.path), f.student) for f in todo}
+        files_of = {executor.submit(_grade_in_worker, str(f.path), f.student): f for f in todo}
+        pending = set(files_of)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield store(SubmissionResult.from_dict(future.result()))
+                yield store(SubmissionResult.from_dict(future.result()), files_of[future])
     finally:
         executor.shutdown(wait=True, cancel_futures=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -13,9 +14,11 @@ import click
 from grader import present
 from grader.assignment import COURSE_ENV, default_course_root, get_assignment, list_assignments
 from grader.authoring import scaffold, validate as validate_assignment
-from grader.batch import find_submissions, grade_batch
+from grader.batch import find_submissions, grade_batch, with_submission_times
 from grader.errors import GraderError, GradebookError, SandboxError
-from grader.export import grade_table, to_csv, to_json
+from grader.export import canvas_table, grade_table, to_csv, to_json
+from grader.junit import junit_xml
+from grader.lateness import parse_moment
 from grader.gradebook import Gradebook
 from grader.grading import Grader
 from grader.release import release as write_release
@@ -23,18 +26,36 @@ from grader.release import release as write_release
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
-class GraderGroup(click.Group):
-    """Prints our own errors as one line (``ErrorName: message``) and exits 1."""
+EXIT_OK, EXIT_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-    def invoke(self, ctx):
+
+class GraderGroup(click.Group):
+    """Maps outcomes to exit codes: 0 done, 1 a usage or input error (one line, ``ErrorName: message``),
+    2 a bug in the grader (with its traceback), 130 interrupted."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            return super().invoke(ctx)
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as done:
+            code = done.exit_code
+        except click.ClickException as error:  # bad options or arguments
+            error.show()
+            code = EXIT_INPUT
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            code = EXIT_INPUT
         except GraderError as error:
             click.echo(f"{type(error).__name__}: {error}", err=True)
-            ctx.exit(1)
+            code = EXIT_INPUT
         except KeyboardInterrupt:
             click.echo("Interrupted: results stored so far are kept; rerun to grade the rest.", err=True)
-            ctx.exit(130)
+            code = EXIT_INTERRUPTED
+        except Exception:  # noqa: BLE001 - our own bug: show it in full
+            traceback.print_exc()
+            click.echo("This is a bug in grader, not in your files: please report it with the traceback above.",
+                       err=True)
+            code = EXIT_BUG
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 def _course(ctx: click.Context) -> Path:
@@ -91,18 +112,28 @@ def check(ctx: click.Context, assignment: str, file: Path, student: str | None) 
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Submissions graded at once [default: number of cores].")
 @click.option("--force", is_flag=True, help="Regrade submissions whose content was graded before.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write JUnit XML here: a testsuite per submission, a testcase per check.")
+@click.option("--submitted-at", help="Submission time of every file (ISO 8601), for late penalties.")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV with columns student,file,submitted_at giving each submission's time.")
 @click.pass_context
 def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str, as_json: bool,
-          jobs: int | None, force: bool) -> None:
+          jobs: int | None, force: bool, junit: Path | None, submitted_at: str | None, manifest: Path | None) -> None:
     """Grade submissions (files, or folders of them) with all checks into the gradebook.
 
     The student id is the file's stem, or the folder's name for PATH/<student>/<file>.
+    Submission times (for due dates) come from --submitted-at, else --manifest, else each
+    file's modification time. Exits 0 once everything is graded, whatever the scores.
     """
     spec = get_assignment(assignment, _course(ctx))
     spec.checks  # a broken checks.py should fail here, before any work
     files = find_submissions(list(paths), spec.module)
     if not files:
         raise GraderError(f"no .py or .ipynb submissions found in {', '.join(map(str, paths))}")
+    files = with_submission_times(
+        files, submitted_at=parse_moment(submitted_at, what="--submitted-at") if submitted_at else None,
+        manifest=manifest)
     jobs = jobs or os.cpu_count() or 1
     results = []
     with Gradebook.open(db) as gradebook:
@@ -127,6 +158,8 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
         except BrokenProcessPool:
             raise SandboxError("a grading worker died while starting or grading; "
                                "run with --jobs 1 to see the underlying error") from None
+    if junit:
+        junit.write_text(junit_xml(results, assignment=spec.name))
     if as_json:
         return
     out = present.console()
@@ -140,20 +173,22 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
 
 @cli.command()
 @click.argument("assignment")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "canvas"]), default="csv", show_default=True,
+              help="csv: one row per student, one column per check; json: the same as a list; "
+                   "canvas: student and final score only.")
 @click.option("--db", default="gradebook.db", show_default=True, help="Gradebook: a SQLite file path or a SQLAlchemy URL.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @click.pass_context
 def export(ctx: click.Context, assignment: str, fmt: str, db: str, out: Path | None) -> None:
-    """Export the latest grade of every student, one column per check."""
+    """Export the latest grade of every student, with lateness and one column per check."""
     if "://" not in db and not Path(db).is_file():
         raise GradebookError(f"no gradebook at {db}; grade something first (grader grade {assignment} ...)")
     with Gradebook.open(db) as gradebook:
         results = gradebook.latest(assignment)
     if not results:
         raise GradebookError(f"the gradebook {db} has no grades for {assignment!r}")
-    columns, rows = grade_table(results)
-    text = to_csv(columns, rows) if fmt == "csv" else to_json(columns, rows)
+    columns, rows = canvas_table(results) if fmt == "canvas" else grade_table(results)
+    text = to_json(columns, rows) if fmt == "json" else to_csv(columns, rows)
     if out:
         out.write_text(text)
         click.echo(f"wrote {len(rows)} students to {out}", err=True)

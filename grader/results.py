@@ -60,6 +60,12 @@ class SubmissionResult:
     graded_at: str | None = None
     #: True when this result was read back from the gradebook instead of being graded now.
     cached: bool = False
+    #: When the student submitted (ISO, with offset), if known.
+    submitted_at: str | None = None
+    #: Days after the due date (fractional); 0 when on time or when there is no due date.
+    days_late: float = 0.0
+    #: Points deducted for lateness; ``score`` is after the deduction.
+    penalty: float = 0.0
 
     def to_json(self) -> dict:
         """The machine-readable shape of ``grader grade --json`` (design.md)."""

@@ -50,6 +50,9 @@ class GradingRun(Base):
     notes: Mapped[str] = mapped_column(Text, default="")  # skipped cells, neutralised magics; one per line
     output: Mapped[str] = mapped_column(Text, default="")  # the student's own stdout/stderr, capped
     duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds to grade the whole file
+    submitted_at: Mapped[datetime | None] = mapped_column(nullable=True)  # when the student submitted (UTC)
+    days_late: Mapped[float] = mapped_column(Float, default=0.0)  # days after the due date; 0 when on time
+    penalty: Mapped[float] = mapped_column(Float, default=0.0)  # points deducted for lateness (score is after it)
     submission: Mapped[SubmissionRow] = relationship(back_populates="runs")
     checks: Mapped[list["CheckResultRow"]] = relationship(order_by="CheckResultRow.position",
                                                           cascade="all, delete-orphan")

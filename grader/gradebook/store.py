@@ -41,6 +41,13 @@ def _sqlite_pragmas(busy_timeout_ms: int):
     return on_connect
 
 
+def _utc(moment: str | None) -> datetime | None:
+    """A naive UTC datetime (how the gradebook stores times) from an ISO string with offset."""
+    if moment is None:
+        return None
+    return datetime.fromisoformat(moment).astimezone(timezone.utc).replace(tzinfo=None)
+
+
 class Gradebook:
     """A gradebook database at a SQLAlchemy URL (a SQLite file by default)."""
 
@@ -113,7 +120,9 @@ class Gradebook:
                 session.flush()
             run = GradingRun(submission_id=submission.id, graded_at=now, score=result.score,
                              max_score=result.max_score, status=result.status, error=result.error,
-                             notes="\n".join(result.notes), output=result.output, duration=result.duration)
+                             notes="\n".join(result.notes), output=result.output, duration=result.duration,
+                             submitted_at=_utc(result.submitted_at), days_late=result.days_late,
+                             penalty=result.penalty)
             run.checks = [CheckResultRow(position=i, name=c.name, score=c.score, max_score=c.max_score,
                                          status=c.status, message=c.message, visibility=c.visibility,
                                          description=c.description, duration=c.duration)
@@ -143,7 +152,10 @@ class Gradebook:
                                 message=c.message, visibility=c.visibility, description=c.description,
                                 duration=c.duration) for c in run.checks],
             notes=[n for n in run.notes.split("\n") if n], output=run.output, duration=run.duration,
-            graded_at=run.graded_at.isoformat(timespec="seconds"), cached=True)
+            graded_at=run.graded_at.isoformat(timespec="seconds"), cached=True,
+            submitted_at=(run.submitted_at.replace(tzinfo=timezone.utc).isoformat(timespec="seconds")
+                          if run.submitted_at else None),
+            days_late=run.days_late or 0.0, penalty=run.penalty or 0.0)
 
     def find(self, student: str, assignment: str, content_hash: str) -> SubmissionResult | None:
         """The latest run of exactly this content, or None if it was never graded."""
