@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import importlib
+import logging
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +18,9 @@ from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.outcomes import SandboxOutcome
 from grader.sandbox.session import ModuleProxy, SubmissionSandbox
 from grader.submission import Submission, load_submission
+
+
+log = logging.getLogger(__name__)
 
 
 class _ReferenceHarness:
@@ -48,9 +54,23 @@ class Grader:
         # Import the trusted parts first so a broken checks.py or reference fails before any grading.
         self.assignment.reference
         self.assignment.harness_module
+        self._warm_trusted_side()
         if self._forkserver is None:
             self._forkserver = ForkServer(self.assignment.limits.warm_imports).start()
         return self
+
+    def _warm_trusted_side(self) -> None:
+        """Import what the sandbox's warm parent imports here too, so a reference-harness call does not
+        pay for first imports inside a check's time limit; and keep torch to one thread per grader,
+        since parallelism comes from grading several submissions at once."""
+        for name in self.assignment.limits.warm_imports:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass  # the sandbox side reports a missing module clearly; the reference may not need it
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.get_num_threads() != 1:
+            torch.set_num_threads(1)
 
     def close(self) -> None:
         if self._forkserver is not None and self._owns_forkserver:
@@ -128,8 +148,10 @@ class Grader:
         except SandboxOutcome as outcome:
             status, message = outcome.status, outcome.message
         except Exception as exc:  # noqa: BLE001 - a broken check must not sink the submission
+            # The details may quote the reference or hidden inputs: staff get them in the log.
+            log.exception("check %s of %s crashed on %s", check.name, assignment.name, submission.path)
             status = "error"
-            message = f"the grader could not finish this check ({type(exc).__name__}: {exc}); tell the course staff"
+            message = f"the grader could not finish this check ({type(exc).__name__} in the check); tell the course staff"
         finally:
             sandbox.deadline = float("inf")
         return CheckResult(

@@ -24,6 +24,25 @@ import numpy as np
 from grader.wire import Decoder, Encoder, Remote, WireError, pack, read_frame
 
 
+def _install_prefixes() -> list[str]:
+    """Folders whose paths should not appear in a student's feedback (longest first)."""
+    import sysconfig
+
+    paths = {sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib", "platstdlib")}
+    paths.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the grader package
+    return sorted((p.rstrip("/") + "/" for p in paths if p), key=len, reverse=True)
+
+
+_INSTALL_PREFIXES = _install_prefixes()
+
+
+def _without_install_paths(text: str) -> str:
+    """``/…/site-packages/numpy/linalg/__init__.py`` becomes ``numpy/linalg/__init__.py``."""
+    for prefix in _INSTALL_PREFIXES:
+        text = text.replace(prefix, "")
+    return text
+
+
 class _Handles:
     """Objects that stayed in the sandbox, addressed by number from the trusted side."""
 
@@ -52,7 +71,7 @@ def _exception_report(exc: BaseException, submission_files: set[str]) -> dict:
     if isinstance(exc, SyntaxError) and exc.filename in submission_files:
         where = f"{exc.filename}, line {exc.lineno}"
     try:
-        message = str(exc)
+        message = _without_install_paths(str(exc))
     except Exception:  # a hostile __str__
         message = "(the exception's message could not be read)"
     if isinstance(exc, SystemExit):
