@@ -1,12 +1,14 @@
 """The sandboxed runner with real misbehaving submissions: every outcome is reported, none sinks the batch."""
 
 import os
+import tempfile
 import time
 
 import pytest
 
 from grader.assignment import get_assignment
 from grader.grading import Grader
+from grader.sandbox import isolation
 from grader.sandbox.forkserver import ForkServer
 
 from conftest import SAMPLES, write
@@ -131,11 +133,17 @@ def test_stdin_is_closed_and_cwd_is_a_private_scratch_folder_removed_afterwards(
         "\nimport os\nprint('CWD=' + os.getcwd())\n"
         "try:\n    input()\nexcept EOFError:\n    print('STDIN=closed')\n"
         "open('left_behind.txt', 'w').write('x')\n")
+    before = set(os.listdir(tempfile.gettempdir()))
     result = grade_source(quick_grader, tmp_path, source)
     assert "STDIN=closed" in result.output
     cwd = result.output.split("CWD=")[1].split("\n")[0]
-    assert "grader-sandbox-" in cwd
-    assert not os.path.exists(cwd)
+    if quick_grader._forkserver.private_root:  # a tmpfs of its own: nothing on the host at all
+        assert cwd == isolation.SANDBOX_HOME
+    else:
+        assert "grader-sandbox-" in cwd and not os.path.exists(cwd)
+    assert not list(tmp_path.rglob("left_behind.txt"))
+    assert set(os.listdir(tempfile.gettempdir())) - before <= {p for p in os.listdir(tempfile.gettempdir())
+                                                               if p.startswith("pytest-")}
     assert result.score == result.max_score
 
 

@@ -1,4 +1,9 @@
-"""The grader's side of the warm parent (``zygote``): start it, ask it to fork, reap."""
+"""The grader's side of the warm parent (``zygote``): start it, ask it to fork, reap.
+
+Started as root, a fork server takes a sandbox slot (a uid/gid of its own for its
+children); in every mode its warm parent reports which isolation layers work here
+(``layers``), and ``require_isolation=True`` refuses to start without the namespace layers.
+"""
 
 from __future__ import annotations
 
@@ -11,23 +16,70 @@ import sys
 import threading
 
 from grader.errors import SandboxError
+from grader.sandbox import isolation
+from grader.sandbox.isolation import LayerStatus
 from grader.sandbox.limits import sandbox_environment
 
 START_TIMEOUT = 120.0
 
 
-class ForkServer:
-    """One warm parent process, owned by one grading worker."""
+def refusal(missing: list[LayerStatus]) -> str:
+    """One line saying why TA grading will not run here."""
+    reasons = "; ".join(f"{layer.title}: {layer.detail}" for layer in missing)
+    return (f"this host does not allow the sandbox's isolation layers ({reasons}); "
+            f"grading untrusted submissions without them is unsafe (use --insecure to grade anyway)")
 
-    def __init__(self, warm_imports: tuple[str, ...] = ("numpy",)):
+
+class ForkServer:
+    """One warm parent process, owned by one grading worker.
+
+    ``isolate`` (default) gives every child the isolation layers this host allows;
+    ``require_isolation`` makes ``start`` raise ``SandboxError`` when one of the
+    namespace layers (``isolation.REQUIRED``) is missing. ``mode`` forces ``root``,
+    ``userns`` or ``none`` (tests; ``None`` picks by the effective uid).
+    """
+
+    def __init__(self, warm_imports: tuple[str, ...] = ("numpy",), *, isolate: bool = True,
+                 require_isolation: bool = False, mode: str | None = None, disable: tuple[str, ...] = ()):
         self.warm_imports = tuple(warm_imports)
+        #: Layers to leave out on purpose (tests of one layer at a time, diagnosis).
+        self.disable = tuple(disable)
+        self.require_isolation = require_isolation
+        self.mode = mode or (isolation.host_uid_mode() if isolate else "none")
+        if self.mode not in ("root", "userns", "none"):
+            raise ValueError(f"unknown sandbox mode {self.mode!r} (root, userns or none)")
         self._socket: socket.socket | None = None
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self._slot: isolation.Slot | None = None
         #: Address space the warm parent maps; children may use their memory limit on top.
         self.base_vsize = 0
+        #: Every isolation layer and whether it works here (known once started).
+        self.layers: list[LayerStatus] = []
+        #: Children get a private root (tmpfs) instead of a scratch folder of the host.
+        self.private_root = False
+        #: Child pids are host pids (not the case when the warm parent is in a user namespace).
+        self.host_pids = True
+
+    @property
+    def missing_layers(self) -> list[LayerStatus]:
+        """Required layers this host does not allow (empty when fully isolated)."""
+        return isolation.missing(self.layers)
+
+    @property
+    def slot_uid(self) -> int | None:
+        return self._slot.uid if self._slot is not None else None
 
     def start(self) -> "ForkServer":
+        config = {"warm_imports": list(self.warm_imports), "mode": self.mode, "disable": list(self.disable)}
+        if self.mode != "none":
+            try:
+                if self.mode == "root":
+                    self._slot = isolation.Slot.acquire()
+                    config.update(uid=self._slot.uid, gid=self._slot.gid)
+            except OSError as exc:
+                self.close()
+                raise SandboxError(f"cannot prepare the sandbox: {exc}") from None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._process = subprocess.Popen(
@@ -40,7 +92,7 @@ class ForkServer:
         self._socket = ours
         ours.settimeout(START_TIMEOUT)
         try:
-            ours.send(json.dumps({"warm_imports": list(self.warm_imports)}).encode())
+            ours.send(json.dumps(config).encode())
             reply = json.loads(ours.recv(1 << 16) or b"{}")
         except (OSError, ValueError) as exc:
             self.close()
@@ -50,7 +102,13 @@ class ForkServer:
             raise SandboxError(f"the sandbox parent could not import {', '.join(self.warm_imports)}: "
                                f"{reply.get('error', 'it exited')}")
         self.base_vsize = int(reply["vsize"])
+        self.layers = [LayerStatus(d["name"], bool(d["available"]), d["detail"]) for d in reply.get("layers", [])]
+        self.private_root = bool(reply.get("private_root"))
+        self.host_pids = bool(reply.get("host_pids", True))
         ours.settimeout(30.0)
+        if self.require_isolation and self.missing_layers:
+            self.close()
+            raise SandboxError(refusal(isolation.missing(self.layers)))
         return self
 
     def _ask(self, request: dict, fds: list[int] = ()) -> dict:
@@ -71,7 +129,10 @@ class ForkServer:
 
     def spawn(self, channel_fd: int, output_fd: int, request: dict) -> int:
         """Fork a sandboxed child serving on ``channel_fd``; returns its pid (= its process group)."""
-        return int(self._ask(dict(request, op="spawn"), [channel_fd, output_fd])["pid"])
+        reply = self._ask(dict(request, op="spawn"), [channel_fd, output_fd])
+        if "pid" not in reply:
+            raise SandboxError(f"the sandbox parent could not start a sandbox: {reply.get('error')}")
+        return int(reply["pid"])
 
     def wait(self, pid: int, grace: float = 0.0) -> int:
         """Give a child ``grace`` seconds to exit, then kill its process group and reap it.
@@ -94,6 +155,9 @@ class ForkServer:
                 os.killpg(self._process.pid, signal.SIGKILL)
                 self._process.wait()
             self._process = None
+        if self._slot is not None:
+            self._slot.release()
+            self._slot = None
 
     def __enter__(self) -> "ForkServer":
         return self.start()

@@ -27,6 +27,9 @@ class Limits:
     processes: int = 64
     #: Open file descriptors.
     open_files: int = 256
+    #: Size of the sandbox's private filesystem (its home, /tmp and /dev/shm together), where
+    #: the host allows a private root; a disk fill ends there.
+    scratch_mb: int = 64
     #: Bytes of the student's stdout/stderr kept for feedback; the rest is counted and dropped.
     output_bytes: int = 64 * 1024
     #: Modules the warm parent imports before forking, so students do not pay for them.
@@ -35,7 +38,7 @@ class Limits:
     def as_request(self) -> dict:
         return {"memory_mb": self.memory_mb, "cpu_seconds": self.cpu_seconds,
                 "file_size_mb": self.file_size_mb, "processes": self.processes,
-                "open_files": self.open_files}
+                "open_files": self.open_files, "scratch_mb": self.scratch_mb}
 
 
 def virtual_size() -> int:
@@ -63,7 +66,7 @@ def apply_rlimits(request: dict, base_address_space: int) -> None:
         resource.setrlimit(limit, (soft, hard))
 
 
-def sandbox_environment(scratch: str | None = None) -> dict[str, str]:
+def sandbox_environment(scratch: str | None = None, tmp: str | None = None) -> dict[str, str]:
     """The whole environment a sandboxed process sees: nothing inherited, no secrets."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -81,7 +84,7 @@ def sandbox_environment(scratch: str | None = None) -> dict[str, str]:
         "NUMEXPR_NUM_THREADS": "1",
     }
     if scratch:
-        env.update(HOME=scratch, TMPDIR=scratch)
+        env.update(HOME=scratch, TMPDIR=tmp or scratch)
     return env
 
 

@@ -99,13 +99,18 @@ class Sandbox:
         self.exit_reason: str | None = None
 
     def start(self) -> "Sandbox":
-        self.scratch = tempfile.mkdtemp(prefix="grader-sandbox-")
-        os.chmod(self.scratch, 0o700)
+        request = {"limits": self._limits.as_request()}
+        if not self._forkserver.private_root:
+            # No private root on this host: a scratch folder of the host, removed at the end.
+            self.scratch = tempfile.mkdtemp(prefix="grader-sandbox-")
+            os.chmod(self.scratch, 0o700)
+            if self._forkserver.slot_uid is not None:
+                os.chown(self.scratch, self._forkserver.slot_uid, self._forkserver.slot_uid)
+            request["scratch"] = self.scratch
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_read, out_write = os.pipe()
         try:
-            self.pid = self._forkserver.spawn(theirs.fileno(), out_write, {
-                "scratch": self.scratch, "limits": self._limits.as_request()})
+            self.pid = self._forkserver.spawn(theirs.fileno(), out_write, request)
         finally:
             theirs.close()
             os.close(out_write)
@@ -156,7 +161,10 @@ class Sandbox:
         return self._output.text() if self._output else ""
 
     def kill(self, grace: float = 0.0) -> None:
-        """Kill the child and everything in its process group, reap it, remove its scratch dir.
+        """Kill the child and everything it started, reap it, remove its scratch dir (if any).
+
+        In its own PID namespace, killing the child kills every process in it; otherwise its
+        process group is killed (twice: by the warm parent when it reaps, and from here).
 
         With ``grace``, the child gets that many seconds to exit by itself first, so that
         its own exit status (a segfault, an exit code) is what gets reported.
@@ -170,10 +178,11 @@ class Sandbox:
                 self.exit_reason = describe_exit(status, self._limits)
             except Exception:  # noqa: BLE001 - the zygote may be gone; nothing left to reap then
                 self.exit_reason = "ended unexpectedly"
-            try:
-                os.killpg(self.pid, signal.SIGKILL)  # whatever it started, in its group
-            except (ProcessLookupError, PermissionError):
-                pass
+            if self._forkserver.host_pids:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)  # whatever it started, in its group
+                except (ProcessLookupError, PermissionError):
+                    pass
             self.pid = None
         if self._output is not None:
             self._output.join(timeout=1.0)

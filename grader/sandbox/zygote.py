@@ -6,7 +6,14 @@ socket FD: JSON requests, with the child's two descriptors (control channel, out
 passed alongside a ``spawn`` request. It holds no reference, no check and no gradebook
 handle: whatever it holds, every student child inherits.
 
-Requests: ``{"op": "spawn", "scratch": DIR, "limits": {...}}`` + fds -> ``{"pid": N}``;
+Start-up: the first message is the configuration (warm imports, isolation mode, slot uid,
+layers turned off). Still single-threaded, the zygote enters a user namespace if asked to
+(``userns`` mode, started unprivileged); then it imports the warm modules, probes which
+isolation layers work (``isolation.Isolation.probe``) and answers
+``{"ready": true, "layers": [...], ...}``.
+
+Requests: ``{"op": "spawn", "limits": {...}}`` (plus ``"scratch": DIR`` of the host when
+children get no private root) + fds -> ``{"pid": N}``;
 ``{"op": "wait", "pid": N}`` -> ``{"status": RAW_WAIT_STATUS}``. End of file on the socket
 (the grader exited or was killed) makes it kill every child it started and exit.
 """
@@ -16,19 +23,24 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 import traceback
 
-from grader.sandbox import child, isolation
+from grader.sandbox import isolation
 from grader.sandbox.limits import apply_rlimits, close_fds_from, sandbox_environment, virtual_size
 
 CHANNEL_FD = 3
 
 
 def _warm_up(modules: list[str]) -> None:
+    # The request loop (and numpy, which it imports) must be in memory before any fork:
+    # a child whose root is private cannot import anything from the project checkout.
+    importlib.import_module("grader.sandbox.child")
     for name in modules:
         importlib.import_module(name)
     torch = sys.modules.get("torch")
@@ -36,11 +48,14 @@ def _warm_up(modules: list[str]) -> None:
         torch.set_num_threads(1)
 
 
-def _become_sandbox(fds: list[int], request: dict, control: socket.socket, base_vsize: int) -> None:
+def _become_sandbox(fds: list[int], request: dict, control: socket.socket, base_vsize: int,
+                    layers: isolation.Isolation) -> None:
     """In the freshly forked child: detach, rewire descriptors, isolate, limit, then serve."""
+    from grader.sandbox import child  # imported by _warm_up already
+
     channel, output = fds
     control.close()
-    os.setsid()  # its own process group: the grader kills the whole group at the end
+    os.setsid()  # its own process group (and PID 1 of its own PID namespace, where enabled)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -49,19 +64,30 @@ def _become_sandbox(fds: list[int], request: dict, control: socket.socket, base_
     os.dup2(output, 2)
     os.dup2(channel, CHANNEL_FD)
     close_fds_from(CHANNEL_FD + 1)
-    scratch = request["scratch"]
     os.environ.clear()
-    os.environ.update(sandbox_environment(scratch))
-    isolation.enter(request)
-    os.chdir(request.get("workdir", scratch))
-    import tempfile
+    workdir = layers.enter(request)
+    os.chdir(workdir)
+    os.environ.update(sandbox_environment(workdir, tmp="/tmp" if layers.filesystem else workdir))
     tempfile.tempdir = None
+    sys.dont_write_bytecode = True
+    layers.drop_privileges()
     apply_rlimits(request["limits"], base_vsize)
+    layers.lock_down()
     child.serve(CHANNEL_FD)
 
 
+def _kill(pid: int) -> None:
+    """SIGKILL a child and its process group (as PID 1 of its own namespace, it takes every
+    process in that namespace along, whatever group they moved to)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def _reap(pid: int, grace: float) -> int:
-    """Wait up to ``grace`` seconds for ``pid`` to exit, then kill its group; its wait status."""
+    """Wait up to ``grace`` seconds for ``pid`` to exit, then kill it; its wait status."""
     deadline = time.monotonic() + grace
     try:
         while True:
@@ -69,10 +95,7 @@ def _reap(pid: int, grace: float) -> int:
             if done:
                 break
             if time.monotonic() >= deadline:
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except OSError:
-                    os.kill(pid, signal.SIGKILL)
+                _kill(pid)
                 _, status = os.waitpid(pid, 0)
                 break
             time.sleep(0.005)
@@ -90,14 +113,31 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
     try:
         config = json.loads(control.recv(1 << 16))
+        layers = isolation.Isolation.from_config(config)  # may enter a user namespace: single-threaded here
+        inner = layers.become_pid1_of_own_namespace()
+        if inner is not None:  # userns mode: the real zygote is PID 1 of a namespace of its own
+            control.close()
+            _, status = os.waitpid(inner, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0x7F)
         _warm_up(config.get("warm_imports", []))
+        layers.prepare()
+        layers.probe()
         base_vsize = virtual_size()
-        control.send(json.dumps({"ready": True, "vsize": base_vsize,
+        control.send(json.dumps({"ready": True, "vsize": base_vsize, "mode": layers.mode,
+                                 "layers": [layer.as_dict() for layer in layers.layers],
+                                 "private_root": layers.filesystem, "host_pids": layers.mode != "userns",
                                  "threads": len(os.listdir("/proc/self/task"))}).encode())
     except BaseException:  # noqa: BLE001 - tell the grader why we cannot serve
         control.send(json.dumps({"ready": False, "error": traceback.format_exc(limit=3)}).encode())
         return
-    children: set[int] = set()
+    _serve(control, layers, base_vsize)
+
+
+def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int) -> None:
+    """Fork and reap sandboxes until the grader closes the socket; then kill what is left."""
+    # Each live child and its host scratch folder (None with a private root), so that if the
+    # grader dies (even by kill -9) the folders of the children it never reaped are removed too.
+    children: dict[int, str | None] = {}
     while True:
         try:
             message, fds, _flags, _addr = socket.recv_fds(control, 1 << 16, 4)
@@ -107,11 +147,17 @@ def main() -> None:
             break
         request = json.loads(message)
         if request["op"] == "spawn":
-            pid = os.fork()
+            try:
+                pid = layers.fork()
+            except OSError as exc:
+                for fd in fds:
+                    os.close(fd)
+                control.send(json.dumps({"error": f"fork failed: {exc}"}).encode())
+                continue
             if pid == 0:
                 code = 70
                 try:
-                    _become_sandbox(fds, request, control, base_vsize)
+                    _become_sandbox(fds, request, control, base_vsize, layers)
                     code = 0
                 except BaseException:  # noqa: BLE001 - the child must never return into this loop
                     try:
@@ -122,23 +168,22 @@ def main() -> None:
                     os._exit(code)
             for fd in fds:
                 os.close(fd)
-            children.add(pid)
+            children[pid] = request.get("scratch")
             control.send(json.dumps({"pid": pid}).encode())
         elif request["op"] == "wait":
             pid = int(request["pid"])
             status = _reap(pid, float(request.get("grace", 0.0)))
-            children.discard(pid)
+            children.pop(pid, None)
             control.send(json.dumps({"status": status}).encode())
     for pid in children:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    for pid in children:
+        _kill(pid)
+    for pid, scratch in children.items():
         try:
             os.waitpid(pid, 0)
         except OSError:
             pass
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
