@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from grader.assignment import get_assignment
+from grader.gradebook import database_url
 from grader.grading import Grader
 from grader.sandbox.forkserver import ForkServer
+
+import pgserver
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -63,3 +67,24 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of the suite's own; skipped without its binaries, except in CI where that fails."""
+    reason = pgserver.unavailable()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must test PostgreSQL: .ci/run installs it)")
+        pytest.skip(reason)
+    server = pgserver.PostgresServer(pgserver.find_bindir()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def gradebook_url(request, tmp_path) -> str:
+    """A new, empty gradebook database: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return database_url(str(tmp_path / "gradebook.db"))
+    return request.getfixturevalue("postgres").create_database()

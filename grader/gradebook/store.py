@@ -7,38 +7,72 @@ interrupted batch leaves no half-written submission and rerunning finishes the r
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session, selectinload
 
 from grader.errors import GradebookError
-from grader.gradebook.models import AssignmentRow, Base, CheckResultRow, GradingRun, Student, SubmissionRow
+from grader.gradebook import schema
+from grader.gradebook.models import AssignmentRow, CheckResultRow, GradingRun, Student, SubmissionRow
 from grader.results import CheckResult, SubmissionResult
 
 BUSY_TIMEOUT_MS = 10_000
+#: Times a result's transaction is tried when it collides with another writer's.
+WRITE_ATTEMPTS = 5
 
 
 def database_url(db: str) -> str:
-    """A SQLAlchemy URL for ``db``: a URL as given, or a path to a SQLite file."""
+    """A SQLAlchemy URL for ``db``: a URL as given, or a path to a SQLite file.
+
+    A bare ``postgresql://`` (or ``postgres://``) URL uses psycopg 3, the driver of the
+    ``postgres`` extra, whichever SQLAlchemy 2 release is installed.
+    """
     if "://" in db:
-        return db
+        scheme, rest = db.split("://", 1)
+        return f"postgresql+psycopg://{rest}" if scheme in ("postgresql", "postgres") else db
     return f"sqlite:///{Path(db).expanduser().resolve()}"
+
+
+def _switch_to_wal(cursor, busy_timeout_ms: int) -> None:
+    """Put the database in WAL mode, once. The switch needs an exclusive lock for which SQLite
+    does not wait (no busy handler), so two graders opening a new gradebook at the same moment
+    would collide: retry it within the busy timeout instead."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _sqlite_pragmas(busy_timeout_ms: int):
     def on_connect(dbapi_connection, _record) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(cursor, busy_timeout_ms)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
     return on_connect
+
+
+def _collided(error: DBAPIError) -> bool:
+    """Another writer got there first (the same new student, a deadlock): rerunning will succeed."""
+    original = error.orig
+    code = getattr(original, "sqlstate", None) or getattr(original, "sqlite_errorname", None)
+    if code in ("23505", "40001", "40P01", "SQLITE_CONSTRAINT_UNIQUE"):
+        return True
+    words = str(original).lower()
+    return isinstance(error, IntegrityError) and ("unique" in words or "duplicate" in words)
 
 
 def _utc(moment: str | None) -> datetime | None:
@@ -49,17 +83,32 @@ def _utc(moment: str | None) -> datetime | None:
 
 
 class Gradebook:
-    """A gradebook database at a SQLAlchemy URL (a SQLite file by default)."""
+    """A gradebook database at a SQLAlchemy URL (a SQLite file by default).
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
+    Opening creates a new database's tables; one whose schema is older must be upgraded first,
+    which ``upgrade=True`` (``grader db upgrade``) does (see ``grader.gradebook.schema``).
+    """
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, upgrade: bool = False):
         self.url = url
         self._busy_timeout_ms = busy_timeout_ms
         self._where = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.split("@")[-1]
         with self._errors():
             self._engine: Engine = create_engine(url)
+            pragmas = None
             if self._engine.dialect.name == "sqlite":
-                event.listen(self._engine, "connect", _sqlite_pragmas(busy_timeout_ms))
-            Base.metadata.create_all(self._engine)
+                pragmas = _sqlite_pragmas(busy_timeout_ms)
+                event.listen(self._engine, "connect", pragmas)
+            # Refusals name the database as --db takes it (a SQLite path, or the URL without password).
+            db_option = self._where if url.startswith("sqlite:///") else \
+                self._engine.url.render_as_string(hide_password=True)
+            try:
+                #: Where the schema stood before this open created or upgraded it.
+                self.schema_before = schema.prepare(self._engine, where=db_option, upgrade=upgrade,
+                                                    on_connect=pragmas)
+            except BaseException:
+                self._engine.dispose()
+                raise
 
     @classmethod
     def open(cls, db: str, **options) -> "Gradebook":
@@ -80,6 +129,9 @@ class Gradebook:
         try:
             yield
         except (DBAPIError, ArgumentError, NoSuchModuleError, ModuleNotFoundError, OSError) as exc:
+            if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("psycopg"):
+                raise GradebookError(f"the gradebook {self._where} needs the PostgreSQL driver: "
+                                     "pip install 'grader[postgres]'") from None
             original = getattr(exc, "orig", None) or exc
             text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
             if "locked" in text or "busy" in text:
@@ -106,7 +158,19 @@ class Gradebook:
     def record(self, result: SubmissionResult, *, title: str = "") -> SubmissionResult:
         """Store one result as a new run (one transaction); returns it with ``graded_at`` set."""
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        with self._errors(), Session(self._engine) as session, session.begin():
+        with self._errors():
+            for attempt in range(1, WRITE_ATTEMPTS + 1):
+                try:
+                    self._write(result, title, now)
+                    break
+                except DBAPIError as error:
+                    if attempt == WRITE_ATTEMPTS or not _collided(error):
+                        raise
+        result.graded_at = now.isoformat(timespec="seconds")
+        return result
+
+    def _write(self, result: SubmissionResult, title: str, now: datetime) -> None:
+        with Session(self._engine) as session, session.begin():
             student = self._get_or_add(session, Student, name=result.student)
             assignment = self._get_or_add(session, AssignmentRow, name=result.assignment)
             if title and assignment.title != title:
@@ -128,8 +192,6 @@ class Gradebook:
                                          description=c.description, duration=c.duration)
                           for i, c in enumerate(result.checks)]
             session.add(run)
-        result.graded_at = now.isoformat(timespec="seconds")
-        return result
 
     # --- reading -----------------------------------------------------------------------------
 

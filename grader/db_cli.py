@@ -1,0 +1,46 @@
+"""``grader db``: the gradebook database's schema (migrations shipped with the grader)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from sqlalchemy.engine import make_url
+
+from grader.errors import GradebookError
+from grader.gradebook import Gradebook
+from grader.gradebook.schema import SchemaState, head_revision
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def describe(db: str, before: SchemaState) -> str:
+    """One line: what ``grader db upgrade`` did to ``db``."""
+    head = head_revision()
+    if before.kind == "current":
+        return f"the gradebook {db} is up to date (schema revision {head})"
+    if before.kind == "new":
+        return f"created the gradebook {db} at schema revision {head}"
+    start = f"revision {before.revision}" if before.revision else "before schema versions"
+    return f"upgraded the gradebook {db} from {start} to revision {head}"
+
+
+@click.group(context_settings=CONTEXT)
+def db() -> None:
+    """The gradebook database: bring its schema up to this grader's version."""
+
+
+@db.command(context_settings=CONTEXT)
+@click.option("--db", "database", default="gradebook.db", show_default=True,
+              help="Gradebook: a SQLite file path or any SQLAlchemy URL.")
+def upgrade(database: str) -> None:
+    """Upgrade the gradebook's schema to the one this grader needs; back the database up first.
+
+    A new gradebook needs no upgrade (grading creates it); an older one is refused until it is
+    upgraded. On a shared server, every TA needs this grader version or newer afterwards.
+    """
+    if "://" not in database and not Path(database).is_file():
+        raise GradebookError(f"no gradebook at {database}; grading creates one (grader grade ASSIGNMENT ... --db {database})")
+    with Gradebook.open(database, upgrade=True) as gradebook:
+        shown = database if "://" not in database else make_url(database).render_as_string(hide_password=True)
+        click.echo(describe(shown, gradebook.schema_before))

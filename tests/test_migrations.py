@@ -1,0 +1,196 @@
+"""Schema migrations (Alembic): new, pre-migrations, older and newer gradebooks, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from click.testing import CliRunner
+from sqlalchemy import create_engine, inspect, text
+
+from grader.cli import cli
+from grader.errors import GradebookError
+from grader.gradebook import Gradebook, schema
+from grader.gradebook.models import Base
+from grader.results import CheckResult, SubmissionResult
+
+
+def _result(student: str = "ann", content_hash: str = "h1") -> SubmissionResult:
+    return SubmissionResult(student=student, assignment="perceptron", file=f"{student}.py", content_hash=content_hash,
+                            score=1.0, max_score=1.0, status="graded", error=None,
+                            checks=[CheckResult(name="a", score=1.0, max_score=1.0, status="passed", message="")])
+
+
+class Database:
+    """Direct access to a test database, beside the gradebook."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = create_engine(url)
+
+    def execute(self, *statements: str) -> None:
+        with self.engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+
+    def scalar(self, statement: str):
+        with self.engine.connect() as connection:
+            return connection.execute(text(statement)).scalar()
+
+    def differences_from_models(self) -> list:
+        with self.engine.connect() as connection:
+            return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+    def tables(self) -> set[str]:
+        return set(inspect(self.engine).get_table_names())
+
+
+@pytest.fixture
+def database(gradebook_url):
+    db = Database(gradebook_url)
+    yield db
+    db.engine.dispose()
+
+
+def _db_upgrade(url: str):
+    return CliRunner().invoke(cli, ["db", "upgrade", "--db", url], catch_exceptions=False)
+
+
+def test_a_new_gradebook_is_created_at_head_exactly_as_the_models_say(database):
+    with Gradebook(database.url) as gradebook:
+        assert gradebook.schema_before.kind == "new"
+        gradebook.record(_result())
+    assert database.scalar("SELECT version_num FROM alembic_version") == schema.head_revision()
+    assert database.differences_from_models() == []
+    with Gradebook(database.url) as gradebook:
+        assert gradebook.schema_before.kind == "current"
+
+
+def test_migrations_go_down_to_nothing_and_up_again(database):
+    Gradebook(database.url).close()
+    config = schema.alembic_config(database.url)
+    command.downgrade(config, "base")
+    assert database.tables() <= {"alembic_version"}
+    command.upgrade(config, "head")
+    assert database.differences_from_models() == []
+
+
+def test_a_gradebook_made_before_migrations_is_stamped_and_keeps_its_grades(database):
+    Base.metadata.create_all(database.engine)  # what the grader did before it had migrations
+    database.execute(
+        "INSERT INTO students (id, name) VALUES (1, 'ann')",
+        "INSERT INTO assignments (id, name, title) VALUES (1, 'perceptron', 'Perceptron')",
+        "INSERT INTO submissions (id, student_id, assignment_id, content_hash, path, submitted_at) "
+        "VALUES (1, 1, 1, 'h0', 'ann.py', '2026-11-01 10:00:00')",
+        "INSERT INTO grading_runs (submission_id, graded_at, score, max_score, status, notes, output, duration, "
+        "days_late, penalty) VALUES (1, '2026-11-01 10:00:00', 0.5, 1.0, 'graded', '', '', 1.0, 0, 0)")
+    with Gradebook(database.url) as gradebook:
+        assert gradebook.schema_before.kind == "unversioned"
+        assert [r.score for r in gradebook.history("perceptron", "ann")] == [0.5]
+        gradebook.record(_result())
+    assert database.scalar("SELECT version_num FROM alembic_version") == schema.INITIAL
+    assert database.differences_from_models() == []
+
+
+def test_a_gradebook_from_before_due_dates_is_refused_until_db_upgrade(database):
+    Base.metadata.create_all(database.engine)
+    database.execute(*(f"ALTER TABLE grading_runs DROP COLUMN {name}" for name in ("submitted_at", "days_late", "penalty")))
+    database.execute(
+        "INSERT INTO students (id, name) VALUES (1, 'ann')",
+        "INSERT INTO assignments (id, name, title) VALUES (1, 'perceptron', 'Perceptron')",
+        "INSERT INTO submissions (id, student_id, assignment_id, content_hash, path, submitted_at) "
+        "VALUES (1, 1, 1, 'h0', 'ann.py', '2026-11-01 10:00:00')",
+        "INSERT INTO grading_runs (submission_id, graded_at, score, max_score, status, notes, output, duration) "
+        "VALUES (1, '2026-11-01 10:00:00', 0.5, 1.0, 'graded', '', '', 1.0)")
+    with pytest.raises(GradebookError, match=r"was made by an older grader before schema versions; "
+                                             r"run: grader db upgrade --db .* \(back the gradebook up first\)"):
+        Gradebook(database.url)
+    assert "alembic_version" not in database.tables()  # refusing changed nothing
+
+    out = _db_upgrade(database.url)
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith("upgraded the gradebook ") and out.output.endswith(
+        f" from before schema versions to revision {schema.head_revision()}\n")
+    with Gradebook(database.url) as gradebook:
+        old, = gradebook.history("perceptron", "ann")
+        assert (old.score, old.days_late, old.penalty, old.submitted_at) == (0.5, 0.0, 0.0, None)
+        gradebook.record(_result())
+    assert database.differences_from_models() == []
+    assert _db_upgrade(database.url).output.startswith("the gradebook ")  # "... is up to date (...)"
+
+
+def test_a_gradebook_upgraded_by_a_newer_grader_is_refused(database):
+    Gradebook(database.url).close()
+    database.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(GradebookError, match=r"has schema revision 9999, newer than this grader knows "
+                                             r"\(newest 0001\); upgrade grader to use it"):
+        Gradebook(database.url)
+    out = CliRunner().invoke(cli, ["db", "upgrade", "--db", database.url])
+    assert out.exit_code == 1 and "newer than this grader knows" in out.output
+
+
+def test_a_database_with_only_some_of_the_tables_is_refused(database):
+    database.execute("CREATE TABLE students (id INTEGER PRIMARY KEY, name VARCHAR(200))")
+    with pytest.raises(GradebookError, match="has some of the gradebook's tables but not assignments, check_results"):
+        Gradebook(database.url)
+
+
+@pytest.fixture
+def newer_grader(tmp_path, monkeypatch):
+    """This grader plus a revision 0002 (a new table), as a later release would ship it."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(Path(schema.__file__).parent / "migrations", scripts,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "0002_notes.py").write_text(
+        'from alembic import op\nimport sqlalchemy as sa\n\nrevision = "0002"\ndown_revision = "0001"\n'
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n"
+        '    op.create_table("ta_notes", sa.Column("id", sa.Integer(), primary_key=True))\n\n\n'
+        'def downgrade():\n    op.drop_table("ta_notes")\n')
+    original = schema.alembic_config
+
+    def config(url=None, *, connection=None):
+        configured = original(url, connection=connection)
+        configured.set_main_option("script_location", str(scripts))
+        return configured
+
+    monkeypatch.setattr(schema, "alembic_config", config)
+    schema.head_revision.cache_clear()
+    yield
+    schema.head_revision.cache_clear()
+
+
+def test_an_older_gradebook_is_refused_until_db_upgrade(database, request):
+    with Gradebook(database.url) as gradebook:
+        gradebook.record(_result())
+    request.getfixturevalue("newer_grader")
+    with pytest.raises(GradebookError, match=r"has schema revision 0001, this grader needs 0002; "
+                                             r"run: grader db upgrade --db "):
+        Gradebook(database.url)
+    out = _db_upgrade(database.url)
+    assert out.exit_code == 0 and "from revision 0001 to revision 0002" in out.output
+    assert "ta_notes" in database.tables()
+    with Gradebook(database.url) as gradebook:
+        assert gradebook.schema_before.kind == "current"
+        assert len(gradebook.latest("perceptron")) == 1
+
+
+def test_db_upgrade_needs_an_existing_sqlite_file(tmp_path):
+    out = CliRunner().invoke(cli, ["db", "upgrade", "--db", str(tmp_path / "typo.db")])
+    assert out.exit_code == 1
+    assert out.output.startswith(f"GradebookError: no gradebook at {tmp_path / 'typo.db'}; grading creates one")
+    assert not (tmp_path / "typo.db").exists()
+
+
+
+def test_after_a_schema_change_a_pre_migrations_gradebook_needs_db_upgrade(database, request):
+    Base.metadata.create_all(database.engine)
+    request.getfixturevalue("newer_grader")
+    with pytest.raises(GradebookError, match="made by an older grader before schema versions; run: grader db upgrade"):
+        Gradebook(database.url)
+    out = _db_upgrade(database.url)
+    assert out.exit_code == 0 and "from before schema versions to revision 0002" in out.output
+    assert database.scalar("SELECT version_num FROM alembic_version") == "0002"
