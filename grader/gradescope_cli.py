@@ -1,0 +1,72 @@
+"""``grader gradescope``: build the autograder zip, and grade inside Gradescope's container."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from grader import gradescope as library
+from grader.assignment import get_assignment
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+STUDENT_ID_HELP = "Field of Gradescope's submission metadata (users[0]) that is the student's id."
+
+
+@click.group(context_settings=CONTEXT)
+def gradescope() -> None:
+    """Gradescope autograder: build the zip to upload, grade one submission inside Gradescope."""
+
+
+@gradescope.command(context_settings=CONTEXT)
+@click.argument("assignment")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="autograder.zip",
+              show_default=True, help="Where to write the zip.")
+@click.option("--student-id", type=click.Choice(library.STUDENT_ID_FIELDS), default="email", show_default=True,
+              help=STUDENT_ID_HELP)
+@click.pass_context
+def build(ctx: click.Context, assignment: str, out: Path, student_id: str) -> None:
+    """Write the Gradescope autograder zip of ASSIGNMENT (upload it as the autograder).
+
+    It holds setup.sh (installs the grader with its pins, torch as the CPU wheel),
+    run_autograder, the grader's source, and only this assignment and its reference.
+    """
+    spec = get_assignment(assignment, ctx.obj["course"])
+    bundle = library.build_bundle(spec, out, student_id=student_id)
+    click.echo(f"wrote {bundle.path} ({len(bundle.names)} files): upload it as the Gradescope autograder of {spec.name}")
+
+
+@gradescope.command(context_settings=CONTEXT)
+@click.argument("assignment")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=str(library.DEFAULT_ROOT),
+              show_default=True, help="Gradescope's folder: grades ROOT/submission/, writes ROOT/results/results.json.")
+@click.option("--student-id", type=click.Choice(library.STUDENT_ID_FIELDS), default="email", show_default=True,
+              help=STUDENT_ID_HELP)
+@click.pass_context
+def run(ctx: click.Context, assignment: str, root: Path, student_id: str) -> None:
+    """Grade the submission in ROOT/submission/ and write ROOT/results/results.json.
+
+    This is what run_autograder calls. It always writes results.json (a score of 0 and a
+    message when nothing can be graded) and then exits 0, whatever the score. What it prints
+    is Gradescope's log, shown to instructors only.
+    """
+    report = library.run(assignment, course_root=ctx.obj["course"], root=root, student_id=student_id)
+    result = report.result
+    if report.failure:
+        click.echo(f"autograder failure: {report.failure.rstrip()}")
+    elif result is not None and report.submission is None:
+        click.echo(f"{assignment}: nothing graded for {report.student}: {result.error}")
+    elif result is not None:
+        click.echo(f"{assignment}: graded {report.submission} for {report.student}: "
+                   f"{result.score:g} / {result.max_score:g}" + (f" ({result.error})" if result.error else ""))
+        for check in result.checks:
+            click.echo(f"  {check.status:7} {check.score:g}/{check.max_score:g} {check.name}"
+                       + (f": {check.message}" if check.message else ""))
+        for note in result.notes:
+            click.echo(f"  note: {note}")
+    if report.missing_layers:
+        click.echo("sandbox isolation layers this host does not allow: " + "; ".join(report.missing_layers))
+    click.echo(f"wrote {report.results_path}")
+    if result is not None and result.output:
+        click.echo("--- the student's output (not shown to the student) ---")
+        click.echo(result.output.rstrip("\n"))
