@@ -2,13 +2,16 @@
 
 Workers (processes of our own, each with its own warm sandbox parent) grade and return
 plain results; only the coordinating process writes the gradebook, one transaction per
-submission, as each result arrives.
+submission, as each result arrives. With a Dask scheduler the workers are the cluster's
+(``grader.distributed``); the rest is the same.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
 import multiprocessing
+import os
 import signal
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -60,6 +63,7 @@ def find_submissions(paths: list[Path], module: str) -> list[SubmissionFile]:
     """Expand files and folders into submissions; ``folder/<student>/<file>`` names the student."""
     found: list[SubmissionFile] = []
     for path in map(Path, paths):
+        path = path.resolve()  # stored paths must still make sense from another folder
         if path.is_file():
             found.append(SubmissionFile(path, path.stem))
         elif path.is_dir():
@@ -117,8 +121,20 @@ def with_submission_times(files: list[SubmissionFile], *, submitted_at: datetime
 _worker_grader: Grader | None = None
 
 
-def _start_worker(course_root: str, assignment_name: str, visibility: str) -> None:
+def _die_with_parent(coordinator: int) -> None:
+    """Ask Linux to kill this worker if the coordinator dies (even by kill -9), so none outlives it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != coordinator:  # the coordinator died before we asked
+        os._exit(1)
+
+
+def _start_worker(course_root: str, assignment_name: str, visibility: str, coordinator: int) -> None:
     global _worker_grader
+    _die_with_parent(coordinator)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     _worker_grader = Grader(get_assignment(assignment_name, Path(course_root)), visibility=visibility).start()
 
@@ -148,14 +164,26 @@ def _already_graded(files: list[SubmissionFile], assignment: Assignment, gradebo
 
 def grade_batch(assignment: Assignment, files: list[SubmissionFile], *, course_root: Path,
                 gradebook: Gradebook | None, jobs: int = 1, force: bool = False,
-                visibility: str = "all") -> Iterator[SubmissionResult]:
-    """Grade ``files``, storing each result as it arrives; yields results (cached ones first)."""
+                visibility: str = "all", scheduler: str | None = None) -> Iterator[SubmissionResult]:
+    """Grade ``files``, storing each result as it arrives; yields results (cached ones first).
+
+    ``scheduler`` (a Dask scheduler's address) grades on that cluster instead of local processes.
+    """
     cached, todo = _already_graded(files, assignment, gradebook, force)
     yield from cached
 
     def store(result: SubmissionResult, file: SubmissionFile) -> SubmissionResult:
         apply_lateness(result, assignment.late_policy, file.submitted_at)
         return gradebook.record(result, title=assignment.title) if gradebook is not None else result
+
+    if scheduler is not None:
+        from grader.distributed import grade_on_cluster
+
+        if todo:
+            for file, result in grade_on_cluster(assignment, todo, scheduler=scheduler, course_root=course_root,
+                                                 visibility=visibility):
+                yield store(result, file)
+        return
 
     if jobs <= 1 or len(todo) <= 1:
         if not todo:
@@ -167,7 +195,7 @@ def grade_batch(assignment: Assignment, files: list[SubmissionFile], *, course_r
 
     executor = ProcessPoolExecutor(
         max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker, initargs=(str(course_root), assignment.name, visibility))
+        initializer=_start_worker, initargs=(str(course_root), assignment.name, visibility, os.getpid()))
     try:
         files_of = {executor.submit(_grade_in_worker, str(f.path), f.student): f for f in todo}
         pending = set(files_of)
@@ -175,5 +203,13 @@ def grade_batch(assignment: Assignment, files: list[SubmissionFile], *, course_r
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 yield store(SubmissionResult.from_dict(future.result()), files_of[future])
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        # Interrupted (Ctrl-C, the consumer stopped): do not wait for submissions in flight.
+        # Their results were never stored, so a rerun grades them; killing a worker ends its
+        # warm parent, which kills that worker's sandboxes.
+        workers = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            process.kill()
+        raise
+    executor.shutdown(wait=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import traceback
@@ -15,12 +16,15 @@ from grader import present
 from grader.assignment import COURSE_ENV, default_course_root, get_assignment, list_assignments
 from grader.authoring import scaffold, validate as validate_assignment
 from grader.batch import find_submissions, grade_batch, with_submission_times
+from grader.db_cli import db as db_group
+from grader.doctor import check_host, host_report
 from grader.errors import GraderError, GradebookError, SandboxError
 from grader.export import canvas_table, grade_table, to_csv, to_json
 from grader.junit import junit_xml
 from grader.lateness import parse_moment
 from grader.gradebook import Gradebook
 from grader.grading import Grader
+from grader.gradescope_cli import gradescope
 from grader.release import release as write_release
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -41,9 +45,13 @@ class GraderGroup(click.Group):
         except click.ClickException as error:  # bad options or arguments
             error.show()
             code = EXIT_INPUT
-        except click.Abort:
-            click.echo("Aborted.", err=True)
-            code = EXIT_INPUT
+        except click.Abort as abort:
+            if isinstance(abort.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+                click.echo("Interrupted: results stored so far are kept; rerun to grade the rest.", err=True)
+                code = EXIT_INTERRUPTED
+            else:
+                click.echo("Aborted.", err=True)
+                code = EXIT_INPUT
         except GraderError as error:
             click.echo(f"{type(error).__name__}: {error}", err=True)
             code = EXIT_INPUT
@@ -71,6 +79,7 @@ def cli(ctx: click.Context, course: Path | None) -> None:
     """Grade deep-learning exercises: sandboxed runs, numeric checks, a gradebook."""
     ctx.ensure_object(dict)
     ctx.obj["course"] = course.resolve() if course else default_course_root()
+    logging.basicConfig(level=logging.WARNING, format="grader: %(levelname)s: %(message)s", stream=sys.stderr)
 
 
 @cli.command("list")
@@ -96,6 +105,9 @@ def check(ctx: click.Context, assignment: str, file: Path, student: str | None) 
     if not file.is_file():
         raise GraderError(f"{file}: no such file")
     spec = get_assignment(assignment, _course(ctx))
+    warning = check_host(required=False).warning()  # a laptop may lack some layers: say so, run anyway
+    if warning:
+        click.echo(warning, err=True)
     with Grader(spec, visibility="public") as grader:
         result = grader.grade_file(file, student or file.stem)
     hidden = len(spec.checks) - len(grader.checks)
@@ -112,14 +124,20 @@ def check(ctx: click.Context, assignment: str, file: Path, student: str | None) 
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Submissions graded at once [default: number of cores].")
 @click.option("--force", is_flag=True, help="Regrade submissions whose content was graded before.")
+@click.option("--insecure", is_flag=True,
+              help="Grade even if this host does not allow the sandbox's namespace layers (trusted files only).")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write JUnit XML here: a testsuite per submission, a testcase per check.")
 @click.option("--submitted-at", help="Submission time of every file (ISO 8601), for late penalties.")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
               help="CSV with columns student,file,submitted_at giving each submission's time.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Grade on this Dask cluster instead of local processes (pip install 'grader[dask]'; "
+                   "workers need the course folder at the same path or $GRADER_COURSE).")
 @click.pass_context
 def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str, as_json: bool,
-          jobs: int | None, force: bool, junit: Path | None, submitted_at: str | None, manifest: Path | None) -> None:
+          jobs: int | None, force: bool, insecure: bool, junit: Path | None, submitted_at: str | None, manifest: Path | None,
+          scheduler: str | None) -> None:
     """Grade submissions (files, or folders of them) with all checks into the gradebook.
 
     The student id is the file's stem, or the folder's name for PATH/<student>/<file>.
@@ -128,6 +146,8 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
     """
     spec = get_assignment(assignment, _course(ctx))
     spec.checks  # a broken checks.py should fail here, before any work
+    if not insecure:
+        check_host(required=True)  # refuses, with the reason, where student code would not be isolated
     files = find_submissions(list(paths), spec.module)
     if not files:
         raise GraderError(f"no .py or .ipynb submissions found in {', '.join(map(str, paths))}")
@@ -137,7 +157,8 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
     jobs = jobs or os.cpu_count() or 1
     results = []
     with Gradebook.open(db) as gradebook:
-        stream = grade_batch(spec, files, course_root=_course(ctx), gradebook=gradebook, jobs=jobs, force=force)
+        stream = grade_batch(spec, files, course_root=_course(ctx), gradebook=gradebook, jobs=jobs, force=force,
+                             scheduler=scheduler)
         err = present.console(stderr=True)
         show_progress = not as_json and err.is_terminal
         try:
@@ -196,6 +217,42 @@ def export(ctx: click.Context, assignment: str, fmt: str, db: str, out: Path | N
         click.echo(text, nl=False)
 
 
+@cli.command("feedback")
+@click.argument("assignment")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write the reports into.")
+@click.option("--student", help="Only this student [default: every student with a grade].")
+@click.option("--db", default="gradebook.db", show_default=True, help="Gradebook: a SQLite file path or a SQLAlchemy URL.")
+@click.option("--output/--no-output", "include_output", default=False, show_default=True,
+              help="Include what the student's code printed (collapsed, capped). Off by default: code run "
+                   "by hidden checks can print their inputs.")
+@click.pass_context
+def feedback_command(ctx: click.Context, assignment: str, out: Path, student: str | None, db: str,
+                     include_output: bool) -> None:
+    """Write each student's feedback from their latest grade: <student>.md and .html.
+
+    For a notebook submission also <student>.notebook.ipynb and .html: a copy of the notebook
+    with feedback after each graded function's cell. Hidden checks show only name, points and
+    pass/fail.
+    """
+    from grader.errors import AssignmentError
+    from grader.feedback import select_results, write_feedback
+
+    if "://" not in db and not Path(db).is_file():
+        raise GradebookError(f"no gradebook at {db}; grade something first (grader grade {assignment} ...)")
+    with Gradebook.open(db) as gradebook:
+        results = select_results(gradebook.latest(assignment), assignment, student=student, where=f"the gradebook {db}")
+    try:
+        spec = get_assignment(assignment, _course(ctx))
+        title, checks = spec.title, spec.checks
+    except AssignmentError:  # graded with another course folder: names and messages place the feedback
+        title, checks = assignment, []
+    written = write_feedback(results, out, title=title, checks=checks, include_output=include_output)
+    for item in written:
+        for warning in item.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    click.echo(f"wrote feedback for {len(written)} student(s) to {out}")
+
+
 @cli.command()
 @click.argument("assignment")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write the bundle into.")
@@ -236,6 +293,21 @@ def validate(ctx: click.Context, names: tuple[str, ...]) -> None:
         present.validation(out, report)
         ok = ok and report.ok
     ctx.exit(0 if ok else 1)
+
+
+cli.add_command(gradescope)
+cli.add_command(db_group)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def doctor(as_json: bool) -> None:
+    """Show which sandbox isolation layers work on this host, the start-up mode and versions."""
+    report = host_report()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        present.doctor(present.console(), report)
 
 
 def main() -> None:

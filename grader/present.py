@@ -89,3 +89,24 @@ def validation(out: Console, report) -> None:
         mark = "[green]✓[/green]" if finding.ok else "[red]✗[/red]"
         out.print(f" {mark} {escape(finding.what)}" + (f" — {escape(finding.detail)}" if finding.detail else ""),
                   soft_wrap=True)
+
+
+def doctor(out: Console, report) -> None:
+    out.print(f"Python {report.python} ({escape(report.python_executable)}), numpy {report.numpy}, "
+              f"torch {report.torch}; {escape(report.platform)}")
+    out.print(f"Sandbox start-up: {escape(report.startup_mode)}")
+    out.print(f"Identity: {report.identity_mode}" + (f"; one sandbox takes {report.sandbox_ms:g} ms to fork, "
+                                                     "run and reap" if report.sandbox_ms else ""))
+    table = Table(title="Isolation layers")
+    table.add_column("layer")
+    table.add_column("here")
+    table.add_column("detail")
+    for layer in report.layers:
+        table.add_row(escape(layer.title), "[green]yes[/green]" if layer.available else "[red]no[/red]",
+                      escape(layer.detail))
+    out.print(table)
+    if report.isolated:
+        out.print("All required layers work: grader grade runs fully isolated here.")
+    else:
+        out.print(f"[red]Missing: {', '.join(report.missing_names)}[/red]. grader grade refuses to run here "
+                  "unless given --insecure; grader check runs with a warning.")
