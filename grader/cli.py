@@ -189,7 +189,7 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
     line = f"{len(results) - unchanged} graded"
     if unchanged:
         line += f", {unchanged} unchanged since their last grading (use --force to regrade)"
-    out.print(f"{line}; gradebook: {db}")
+    out.print(f"{line}; gradebook: {gradebook.where}")
 
 
 @cli.command()

@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.assignment import Assignment
+from grader.errors import AssignmentError
 from grader.results import SubmissionResult
 
 MARKS = {"passed": "[green]✓[/green]", "failed": "[red]✗[/red]", "error": "[red]✗[/red]",
@@ -30,9 +31,13 @@ def assignment_table(assignments: list[Assignment]) -> Table:
     for column in ("name", "title", "module", "points", "public", "hidden"):
         table.add_column(column, justify="right" if column in ("points", "public", "hidden") else "left")
     for a in assignments:
-        public = a.max_score("public")
-        table.add_row(a.name, a.title, a.module, _points(a.max_score()), _points(public),
-                      _points(a.max_score() - public))
+        try:
+            public = a.max_score("public")
+            total = a.max_score()
+        except AssignmentError as broken:  # list the others; name what is wrong with this one
+            table.add_row(a.name, a.title, a.module, f"[red]broken: {escape(str(broken))}[/red]", "", "")
+            continue
+        table.add_row(a.name, a.title, a.module, _points(total), _points(public), _points(total - public))
     return table
 
 

@@ -195,3 +195,15 @@ def test_release_student_variant_requires_variants(tmp_path):
     result = run("release", "perceptron", "--out", tmp_path / "b", "--student", "ann")
     assert result.exit_code == 1
     assert result.stderr == "UsageError: perceptron has no per-student variants; release it without --student\n"
+
+
+def test_list_names_a_broken_assignment_and_still_lists_the_others(make_course):
+    root = make_course("perceptron")
+    (root / "assignments" / "broken").mkdir()
+    (root / "assignments" / "broken" / "assignment.toml").write_text('title = "Half written"\n')
+    (root / "assignments" / "broken" / "checks.py").write_text("from grader.checks import check\nundefined_name\n")
+    result = run("--course", root, "list")
+    assert result.exit_code == 0
+    broken = next(l for l in result.stdout.splitlines() if "Half written" in l)
+    assert "broken:" in broken and "NameError" in " ".join(result.stdout.split())
+    assert any("perceptron" in l and "32" in l for l in result.stdout.splitlines())

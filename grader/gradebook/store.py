@@ -110,6 +110,11 @@ class Gradebook:
                 self._engine.dispose()
                 raise
 
+    @property
+    def where(self) -> str:
+        """The database as people should see it: a SQLite path, or a URL without its password."""
+        return self._where
+
     @classmethod
     def open(cls, db: str, **options) -> "Gradebook":
         return cls(database_url(db), **options)

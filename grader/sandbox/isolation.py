@@ -385,7 +385,9 @@ def _populate_root(spec: _RootSpec, sources: dict[str, int], *, scratch_mb: int,
             _makedirs(os.path.dirname(new + path))
             os.symlink(target, new + path)
         for folder in ("/dev/shm", "/tmp"):
-            os.mkdir(new + folder, 0o1777)
+            # May exist already: a venv or interpreter under /tmp was bound below it above.
+            _makedirs(new + folder, 0o755)
+            os.chmod(new + folder, 0o1777)
         _makedirs(new + os.path.dirname(SANDBOX_HOME))
         os.mkdir(new + SANDBOX_HOME, 0o700)
         os.chown(new + SANDBOX_HOME, uid, gid)
