@@ -1,6 +1,7 @@
 """The safe wire format: round trips, no pickle, bounded and validated input."""
 
 import io
+import pickle  # only to build a hostile payload; the wire never unpickles
 import struct
 
 import numpy as np
@@ -63,13 +64,25 @@ def test_without_keep_unencodable_values_are_refused():
         Encoder().encode(object())
 
 
-def test_a_pickled_npy_payload_is_refused():
-    # An object array saved with pickle: loading it with allow_pickle=False must fail.
-    buffer = io.BytesIO()
-    np.save(buffer, np.array([{"x": 1}], dtype=object), allow_pickle=True)
-    decoder = Decoder([buffer.getvalue()])
-    with pytest.raises(WireError, match="bad array payload"):
-        decoder.decode({"ndarray": 0})
+def test_object_and_malformed_array_payloads_are_refused():
+    # A pickle of an object array, claimed to be an object array: refused before anything is read.
+    payload = pickle.dumps(np.array([{"x": 1}], dtype=object))
+    with pytest.raises(WireError, match="refused array dtype object"):
+        Decoder([payload]).decode({"ndarray": {"blob": 0, "dtype": "|O", "shape": [1]}})
+    with pytest.raises(WireError, match="refused array dtype"):
+        Decoder([b"x" * 8]).decode({"ndarray": {"blob": 0, "dtype": "|V8", "shape": [1]}})
+    with pytest.raises(WireError, match="does not match its dtype and shape"):
+        Decoder([b"x" * 7]).decode({"ndarray": {"blob": 0, "dtype": "<f8", "shape": [1]}})
+    with pytest.raises(WireError, match="bad array shape"):
+        Decoder([b""]).decode({"ndarray": {"blob": 0, "dtype": "<f8", "shape": [-1]}})
+    with pytest.raises(WireError, match="bad array dtype"):
+        Decoder([b""]).decode({"ndarray": {"blob": 0, "dtype": "not a dtype", "shape": [0]}})
+
+
+def test_decoded_arrays_are_writable_copies():
+    back = round_trip(np.arange(3.0))
+    back[0] = 7.0
+    assert back.flags.writeable and back[0] == 7.0
 
 
 def test_malformed_frames_are_rejected():
@@ -80,6 +93,8 @@ def test_malformed_frames_are_rejected():
     with pytest.raises(EOFError):
         read_frame(io.BytesIO(b""))
     with pytest.raises(WireError, match="bad blob reference"):
+        Decoder([]).decode({"ndarray": {"blob": 5, "dtype": "<f8", "shape": [1]}})
+    with pytest.raises(WireError, match="bad array reference"):
         Decoder([]).decode({"ndarray": 5})
     with pytest.raises(WireError, match="unknown value tag"):
         Decoder([]).decode({"pickle": "..."})

@@ -60,7 +60,7 @@ class _DeadlineReader:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise socket.timeout()
-        self._sock.settimeout(remaining)
+        self._sock.settimeout(remaining if remaining != float("inf") else None)
         return self._sock.recv(min(count, 1 << 20))
 
 
@@ -128,7 +128,7 @@ class Sandbox:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise CallTimeout("ran out of time")
-        self._socket.settimeout(remaining)
+        self._socket.settimeout(remaining if remaining != float("inf") else None)
         try:
             self._socket.sendall(pack(header, blobs))
         except socket.timeout:
