@@ -17,15 +17,17 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from grader.assignment import Assignment, get_assignment
 from grader.errors import UsageError
-from grader.gradebook import Gradebook
 from grader.grading import Grader
 from grader.lateness import apply_lateness, parse_moment
 from grader.results import SubmissionResult
 from grader.submission import SUFFIXES, content_hash
+
+if TYPE_CHECKING:  # workers import this module and never write the gradebook: keep SQLAlchemy out of them
+    from grader.gradebook import Gradebook
 
 IGNORED_FOLDERS = {".ipynb_checkpoints", "__pycache__"}
 
@@ -150,6 +152,7 @@ def _already_graded(files: list[SubmissionFile], assignment: Assignment, gradebo
                     force: bool) -> tuple[list[SubmissionResult], list[SubmissionFile]]:
     if gradebook is None or force:
         return [], list(files)
+    graded = gradebook.graded(assignment.name)  # one query, not one per file
     cached, todo = [], []
     for file in files:
         try:
@@ -157,9 +160,24 @@ def _already_graded(files: list[SubmissionFile], assignment: Assignment, gradebo
         except OSError:
             todo.append(file)  # grading reports the read error
             continue
-        previous = gradebook.find(file.student, assignment.name, digest)
+        previous = gradebook.find(file.student, assignment.name, digest) if (file.student, digest) in graded else None
         (cached if previous is not None else todo).append(previous if previous is not None else file)
     return cached, todo
+
+
+def _ready() -> bool:
+    return True
+
+
+def _start_pool(assignment: Assignment, *, workers: int, course_root: Path, visibility: str) -> ProcessPoolExecutor:
+    """Worker processes, already starting: their start-up (imports, a warm parent each) overlaps
+    the coordinator's own preparation."""
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker, initargs=(str(course_root), assignment.name, visibility, os.getpid()))
+    for _ in range(workers):
+        executor.submit(_ready)
+    return executor
 
 
 def grade_batch(assignment: Assignment, files: list[SubmissionFile], *, course_root: Path,
@@ -169,7 +187,19 @@ def grade_batch(assignment: Assignment, files: list[SubmissionFile], *, course_r
 
     ``scheduler`` (a Dask scheduler's address) grades on that cluster instead of local processes.
     """
-    cached, todo = _already_graded(files, assignment, gradebook, force)
+    executor = None
+    if scheduler is None and jobs > 1 and len(files) > 1:
+        executor = _start_pool(assignment, workers=min(jobs, len(files)), course_root=course_root,
+                               visibility=visibility)
+    try:
+        cached, todo = _already_graded(files, assignment, gradebook, force)
+    except BaseException:
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    if executor is not None and len(todo) <= 1:
+        executor.shutdown(wait=False, cancel_futures=True)
+        executor = None
     yield from cached
 
     def store(result: SubmissionResult, file: SubmissionFile) -> SubmissionResult:
@@ -185,7 +215,7 @@ def grade_batch(assignment: Assignment, files: list[SubmissionFile], *, course_r
                 yield store(result, file)
         return
 
-    if jobs <= 1 or len(todo) <= 1:
+    if executor is None:
         if not todo:
             return
         with Grader(assignment, visibility=visibility) as grader:
@@ -193,9 +223,6 @@ def grade_batch(assignment: Assignment, files: list[SubmissionFile], *, course_r
                 yield store(grader.grade_file(file.path, file.student), file)
         return
 
-    executor = ProcessPoolExecutor(
-        max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker, initargs=(str(course_root), assignment.name, visibility, os.getpid()))
     try:
         files_of = {executor.submit(_grade_in_worker, str(f.path), f.student): f for f in todo}
         pending = set(files_of)

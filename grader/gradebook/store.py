@@ -227,6 +227,16 @@ class Gradebook:
                           if run.submitted_at else None),
             days_late=run.days_late or 0.0, penalty=run.penalty or 0.0)
 
+    def graded(self, assignment: str) -> set[tuple[str, str]]:
+        """(student, content hash) of every submission of ``assignment`` graded at least once."""
+        with self._errors(), Session(self._engine) as session:
+            rows = session.execute(
+                select(Student.name, SubmissionRow.content_hash).select_from(SubmissionRow)
+                .join(Student, SubmissionRow.student_id == Student.id)
+                .join(AssignmentRow, SubmissionRow.assignment_id == AssignmentRow.id)
+                .where(AssignmentRow.name == assignment, SubmissionRow.runs.any())).all()
+            return {(student, digest) for student, digest in rows}
+
     def find(self, student: str, assignment: str, content_hash: str) -> SubmissionResult | None:
         """The latest run of exactly this content, or None if it was never graded."""
         with self._errors(), Session(self._engine) as session:
