@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session, selectinload
@@ -95,6 +95,8 @@ class Gradebook:
     def __init__(self, url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, upgrade: bool = False):
         self.url = url
         self._busy_timeout_ms = busy_timeout_ms
+        self._ids: dict[tuple[str, str], int] = {}  # (table, name) -> id of students and assignments
+        self._titles: dict[str, str] = {}  # assignment -> title already stored
         self._where = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.split("@")[-1]
         with self._errors():
             self._engine: Engine = create_engine(url)
@@ -154,14 +156,19 @@ class Gradebook:
 
     # --- writing -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _get_or_add(session: Session, model, **keys):
-        row = session.scalars(select(model).filter_by(**keys)).first()
-        if row is None:
-            row = model(**keys)
-            session.add(row)
-            session.flush()
-        return row
+    def _id_of(self, connection, model, name: str, known: dict) -> int:
+        """The id of the student or assignment called ``name``, adding it if new.
+
+        Ids are remembered across writes (rows are never deleted), but only once the
+        transaction that saw them commits: ``known`` collects this transaction's."""
+        key = (model.__tablename__, name)
+        if key in self._ids:
+            return self._ids[key]
+        row_id = connection.scalar(select(model.id).where(model.name == name))
+        if row_id is None:
+            row_id = connection.execute(insert(model).values(name=name).returning(model.id)).scalar_one()
+        known[key] = row_id
+        return row_id
 
     def record(self, result: SubmissionResult, *, title: str = "") -> SubmissionResult:
         """Store one result as a new run (one transaction); returns it with ``graded_at`` set."""
@@ -178,28 +185,36 @@ class Gradebook:
         return result
 
     def _write(self, result: SubmissionResult, title: str, now: datetime) -> None:
-        with Session(self._engine) as session, session.begin():
-            student = self._get_or_add(session, Student, name=result.student)
-            assignment = self._get_or_add(session, AssignmentRow, name=result.assignment)
-            if title and assignment.title != title:
-                assignment.title = title
-            submission = session.scalars(select(SubmissionRow).filter_by(
-                student_id=student.id, assignment_id=assignment.id, content_hash=result.content_hash)).first()
-            if submission is None:
-                submission = SubmissionRow(student_id=student.id, assignment_id=assignment.id,
-                                           content_hash=result.content_hash, path=result.file, submitted_at=now)
-                session.add(submission)
-                session.flush()
-            run = GradingRun(submission_id=submission.id, graded_at=now, score=result.score,
-                             max_score=result.max_score, status=result.status, error=result.error,
-                             notes="\n".join(result.notes), output=result.output, duration=result.duration,
-                             submitted_at=_utc(result.submitted_at), days_late=result.days_late,
-                             penalty=result.penalty)
-            run.checks = [CheckResultRow(position=i, name=c.name, score=c.score, max_score=c.max_score,
-                                         status=c.status, message=c.message, visibility=c.visibility,
-                                         description=c.description, duration=c.duration)
-                          for i, c in enumerate(result.checks)]
-            session.add(run)
+        # SQLAlchemy Core rather than the ORM: the coordinator writes every result of a batch,
+        # and the unit of work cost several times the database's own time here.
+        known: dict = {}
+        with self._engine.begin() as connection:
+            student_id = self._id_of(connection, Student, result.student, known)
+            assignment_id = self._id_of(connection, AssignmentRow, result.assignment, known)
+            if title and self._titles.get(result.assignment) != title:
+                connection.execute(update(AssignmentRow).where(AssignmentRow.id == assignment_id)
+                                   .where(AssignmentRow.title != title).values(title=title))
+            submission_id = connection.scalar(select(SubmissionRow.id).where(
+                SubmissionRow.student_id == student_id, SubmissionRow.assignment_id == assignment_id,
+                SubmissionRow.content_hash == result.content_hash))
+            if submission_id is None:
+                submission_id = connection.execute(insert(SubmissionRow).values(
+                    student_id=student_id, assignment_id=assignment_id, content_hash=result.content_hash,
+                    path=result.file, submitted_at=now).returning(SubmissionRow.id)).scalar_one()
+            run_id = connection.execute(insert(GradingRun).values(
+                submission_id=submission_id, graded_at=now, score=result.score, max_score=result.max_score,
+                status=result.status, error=result.error, notes="\n".join(result.notes), output=result.output,
+                duration=result.duration, submitted_at=_utc(result.submitted_at), days_late=result.days_late,
+                penalty=result.penalty).returning(GradingRun.id)).scalar_one()
+            if result.checks:
+                connection.execute(insert(CheckResultRow), [
+                    {"run_id": run_id, "position": i, "name": c.name, "score": c.score, "max_score": c.max_score,
+                     "status": c.status, "message": c.message, "visibility": c.visibility,
+                     "description": c.description, "duration": c.duration}
+                    for i, c in enumerate(result.checks)])
+        self._ids.update(known)
+        if title:
+            self._titles[result.assignment] = title
 
     # --- reading -----------------------------------------------------------------------------
 
