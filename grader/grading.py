@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import re
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,13 @@ from grader.submission import Submission, load_submission
 
 
 log = logging.getLogger(__name__)
+_POSITION = re.compile(r"^(?:cell|line) (\d+)")
+
+
+def _position(note: str) -> int:
+    """Where a note points in the file (``cell 9: ...`` -> 9), so notes read top to bottom."""
+    match = _POSITION.match(note)
+    return int(match.group(1)) if match else 0
 
 
 class _ReferenceHarness:
@@ -110,7 +118,7 @@ class Grader:
             result.checks = [self._run_check(check, sandbox, submission) for check in self.checks]
         finally:
             sandbox.close()
-        result.notes += sandbox.load_notes()
+        result.notes = sorted(result.notes + sandbox.load_notes(), key=_position)
         result.output = sandbox.output()
         result.student_seconds = round(sandbox.student_seconds, 6)
         result.score = round(sum(c.score for c in result.checks), 6)
