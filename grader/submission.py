@@ -126,6 +126,11 @@ def python_submission(source: str, filename: str, student: str) -> Submission:
 def load_submission(path: Path, student: str) -> Submission:
     """Read and parse ``path``. Never raises for bad content: it sets ``error`` instead."""
     path = Path(path)
+    # A submission is the student's own file: a link (to the reference, another student's
+    # file, a secret of the grading host) would have the grader read that instead.
+    linked = next((p for p in (path, path.parent) if p.is_symlink()), None)
+    if linked is not None:
+        return Submission(path, student, "", error=f"{linked.name} is a symbolic link; submit the file itself")
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -207,3 +207,17 @@ def test_list_names_a_broken_assignment_and_still_lists_the_others(make_course):
     broken = next(l for l in result.stdout.splitlines() if "Half written" in l)
     assert "broken:" in broken and "NameError" in " ".join(result.stdout.split())
     assert any("perceptron" in l and "32" in l for l in result.stdout.splitlines())
+
+
+def test_a_symbolic_link_to_the_reference_is_not_graded(tmp_path, course_root):
+    (tmp_path / "subs" / "mallory").mkdir(parents=True)
+    (tmp_path / "subs" / "mallory" / "perceptron.py").symlink_to(course_root / "reference" / "perceptron.py")
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(course_root / "reference" / "perceptron.py", tmp_path / "elsewhere" / "perceptron.py")
+    (tmp_path / "subs" / "eve").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    result = run("grade", "perceptron", tmp_path / "subs", "--db", tmp_path / "g.db", "--json", "--jobs", "1")
+    assert result.exit_code == 0
+    graded = {o["student"]: o for o in map(json.loads, result.stdout.splitlines())}
+    assert graded["mallory"]["score"] == 0 and graded["eve"]["score"] == 0
+    assert graded["mallory"]["error"] == "perceptron.py is a symbolic link; submit the file itself"
+    assert graded["eve"]["error"] == "eve is a symbolic link; submit the file itself"
