@@ -44,7 +44,7 @@ import nbformat
 
 from grader.errors import GradebookError
 from grader.notebook import NotebookError, neutralise_ipython, read_notebook
-from grader.results import CheckResult, SubmissionResult
+from grader.results import CheckResult, SubmissionResult, format_points
 from grader.submission import content_hash
 
 #: Characters of the student's printed output a report shows; the rest is counted, not shown.
@@ -379,15 +379,12 @@ def build_report(result: SubmissionResult, *, title: str = "", checks: Sequence 
 
 # --- formatting helpers ------------------------------------------------------------------------------
 
-def _points(value: float) -> str:
-    return f"{value:g}"
-
 
 def _score(report: Report) -> str:
     """``27 / 32 points`` (and what it was before a late penalty)."""
-    text = f"{_points(report.score)} / {_points(report.max_score)} points"
+    text = f"{format_points(report.score)} / {format_points(report.max_score)} points"
     if report.penalty > 0:
-        text += f" ({_points(report.score + report.penalty)} before the late penalty)"
+        text += f" ({format_points(report.score + report.penalty)} before the late penalty)"
     return text
 
 
@@ -401,7 +398,7 @@ def _lateness(report: Report) -> str:
         late = (f"{days * 24:.1f} hours late" if days < 1 else f"{days:.1f} days late")
         parts.append(late)
     if report.penalty > 0:
-        parts.append(f"{_points(report.penalty)} point{'s' if report.penalty != 1 else ''} deducted")
+        parts.append(f"{format_points(report.penalty)} point{'s' if report.penalty != 1 else ''} deducted")
     when = f"Submitted {report.submitted_at}, " if report.submitted_at else "Submitted "
     return when + ": ".join(parts) + "."
 
@@ -471,7 +468,7 @@ def _notes_md(notes: list[Marked], notebook_href: str | None) -> list[str]:
 
 
 def _check_md(check: CheckFeedback, notebook_href: str | None) -> list[str]:
-    head = f"- {MARKS[check.passed]} **{check.name}** ({_points(check.score)}/{_points(check.max_score)})"
+    head = f"- {MARKS[check.passed]} **{check.name}** ({format_points(check.score)}/{format_points(check.max_score)})"
     if check.hidden:
         head += " — hidden check" + ("" if check.passed else ", not passed")
     else:
@@ -557,7 +554,7 @@ def _html_marked(marked: Marked, notebook_href: str | None) -> str:
 def _check_html(check: CheckFeedback, notebook_href: str | None) -> str:
     parts = [f'<li class="{"passed" if check.passed else "not-passed"}">',
              f'<span class="mark">{MARKS[check.passed]}</span> <strong>{html.escape(check.name)}</strong> '
-             f'<span class="points">({_points(check.score)}/{_points(check.max_score)})</span>']
+             f'<span class="points">({format_points(check.score)}/{format_points(check.max_score)})</span>']
     if check.hidden:
         parts.append(' <span class="hidden-note">— hidden check' + ("" if check.passed else ", not passed") + "</span>")
     else:
@@ -632,7 +629,7 @@ def _cell_feedback_md(function_names: list[str], checks: list[CheckFeedback], no
     score = sum(c.score for c in checks)
     most = sum(c.max_score for c in checks)
     names = ", ".join(_md_code(n) for n in function_names)
-    lines = [f"#### Feedback on {names}: {_points(score)} / {_points(most)} points", ""]
+    lines = [f"#### Feedback on {names}: {format_points(score)} / {format_points(most)} points", ""]
     for check in checks:
         lines += _check_md(check, notebook_href)
     return "\n".join(lines)

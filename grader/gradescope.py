@@ -40,7 +40,7 @@ import grader
 from grader.assignment import Assignment, get_assignment
 from grader.errors import AssignmentError, GraderError, SubmissionError, UsageError
 from grader.grading import Grader
-from grader.results import CheckResult, SubmissionResult
+from grader.results import CheckResult, SubmissionResult, format_points
 from grader.sandbox.forkserver import ForkServer
 from grader.submission import SUFFIXES
 
@@ -356,9 +356,6 @@ def check_output(check: CheckResult, *, file_error: bool) -> str:
     return "\n\n".join(parts)
 
 
-def _points(value: float) -> str:
-    return f"{value:g}"
-
 
 def summary_output(result: SubmissionResult, assignment: Assignment | None) -> str:
     """The top-level ``output`` of results.json (Markdown): what was graded, notes, errors."""
@@ -372,10 +369,10 @@ def summary_output(result: SubmissionResult, assignment: Assignment | None) -> s
         return "\n\n".join(parts)
     public = [c for c in result.checks if c.visibility == "public"]
     hidden = [c for c in result.checks if c.visibility != "public"]
-    parts.append(f"**Public checks: {_points(sum(c.score for c in public))} / "
-                 f"{_points(sum(c.max_score for c in public))} points.**")
+    parts.append(f"**Public checks: {format_points(sum(c.score for c in public))} / "
+                 f"{format_points(sum(c.max_score for c in public))} points.**")
     if hidden:
-        parts.append(f"{len(hidden)} hidden check(s) worth {_points(sum(c.max_score for c in hidden))} points "
+        parts.append(f"{len(hidden)} hidden check(s) worth {format_points(sum(c.max_score for c in hidden))} points "
                      "were graded too; their results appear when grades are published.")
     if result.notes:
         notes = "\n".join(f"- {md_text(note)}" for note in result.notes)

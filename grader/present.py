@@ -8,7 +8,7 @@ from rich.table import Table
 
 from grader.assignment import Assignment
 from grader.errors import AssignmentError
-from grader.results import SubmissionResult
+from grader.results import SubmissionResult, format_points
 
 MARKS = {"passed": "[green]✓[/green]", "failed": "[red]✗[/red]", "error": "[red]✗[/red]",
          "timeout": "[red]⏱[/red]"}
@@ -22,9 +22,6 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=140, no_color=True, highlight=False, emoji=False)
 
 
-def _points(value: float) -> str:
-    return f"{value:g}"
-
 
 def assignment_table(assignments: list[Assignment]) -> Table:
     table = Table(title="Assignments")
@@ -37,21 +34,22 @@ def assignment_table(assignments: list[Assignment]) -> Table:
         except AssignmentError as broken:  # list the others; name what is wrong with this one
             table.add_row(a.name, a.title, a.module, f"[red]broken: {escape(str(broken))}[/red]", "", "")
             continue
-        table.add_row(a.name, a.title, a.module, _points(total), _points(public), _points(total - public))
+        table.add_row(a.name, a.title, a.module, format_points(total), format_points(public),
+                      format_points(total - public))
     return table
 
 
 def feedback(out: Console, result: SubmissionResult, *, hidden_checks: int = 0) -> None:
     """Per-check feedback for one submission, as a student reads it."""
     out.print(f"[bold]{escape(result.assignment)}[/bold]: {escape(result.file)} — "
-              f"[bold]{_points(result.score)} / {_points(result.max_score)}[/bold] points")
+              f"[bold]{format_points(result.score)} / {format_points(result.max_score)}[/bold] points")
     if result.error:
         out.print(f"[red]✗ {escape(result.error)}[/red]")
         out.print("Nothing could be graded: fix this first.")
         return
     for check in result.checks:
         out.print(f" {MARKS.get(check.status, '?')} {escape(check.name)} "
-                  f"({_points(check.score)}/{_points(check.max_score)})"
+                  f"({format_points(check.score)}/{format_points(check.max_score)})"
                   + (f" — {escape(check.description)}" if check.description else ""))
         if check.message:
             out.print(f"     {escape(check.message)}", soft_wrap=True)
@@ -83,7 +81,7 @@ def summary_table(results: list[SubmissionResult], title: str) -> Table:
     for r in sorted(results, key=lambda r: r.student):
         status = "unchanged" if r.cached else r.status
         style = "red" if r.status == "error" else ("green" if r.score == r.max_score else "")
-        table.add_row(escape(r.student), _points(r.score), _points(r.max_score), status,
+        table.add_row(escape(r.student), format_points(r.score), format_points(r.max_score), status,
                       escape(_problems(r)), style=style)
     return table
 

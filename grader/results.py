@@ -7,6 +7,11 @@ from dataclasses import asdict, dataclass, field
 CHECK_STATUSES = ("passed", "failed", "error", "timeout")
 
 
+def format_points(value: float) -> str:
+    """Points as people write them: 3, 2.5, 0.25 (no trailing .0)."""
+    return f"{value:g}"
+
+
 @dataclass
 class CheckResult:
     """The outcome of one check on one submission."""
