@@ -17,7 +17,7 @@ from grader.assignment import COURSE_ENV, default_course_root, get_assignment, l
 from grader.authoring import scaffold, validate as validate_assignment
 from grader.batch import find_submissions, grade_batch, with_submission_times
 from grader.db_cli import db as db_group
-from grader.doctor import check_host, host_report
+from grader.doctor import check_host, host_report, missing_layers_warning
 from grader.errors import GraderError, GradebookError, SandboxError
 from grader.export import canvas_table, grade_table, to_csv, to_json
 from grader.junit import junit_xml
@@ -105,10 +105,11 @@ def check(ctx: click.Context, assignment: str, file: Path, student: str | None) 
     if not file.is_file():
         raise GraderError(f"{file}: no such file")
     spec = get_assignment(assignment, _course(ctx))
-    warning = check_host(required=False).warning()  # a laptop may lack some layers: say so, run anyway
-    if warning:
-        click.echo(warning, err=True)
     with Grader(spec, visibility="public") as grader:
+        # A laptop may lack some layers: say so and run anyway. The warm parent probed them at start.
+        warning = missing_layers_warning(grader.missing_layers)
+        if warning:
+            click.echo(warning, err=True)
         result = grader.grade_file(file, student or file.stem)
     hidden = len(spec.checks) - len(grader.checks)
     present.feedback(present.console(), result, hidden_checks=hidden)

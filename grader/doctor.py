@@ -52,6 +52,15 @@ def _version(distribution: str) -> str | None:
         return None
 
 
+def missing_layers_warning(missing: list[LayerStatus]) -> str | None:
+    """One line for a student whose host lacks some isolation layers, or None when none is missing."""
+    if not missing:
+        return None
+    names = ", ".join(layer.title for layer in missing)
+    return (f"warning: this host does not allow every sandbox layer (missing: {names}); "
+            f"your code still runs in a separate, resource-limited process")
+
+
 @dataclass
 class HostReport:
     """Which isolation layers work on this host, and what the sandbox runs with."""
@@ -86,11 +95,7 @@ class HostReport:
 
     def warning(self) -> str | None:
         """For ``grader check``: one line naming the layers that are missing here, or None."""
-        if self.isolated:
-            return None
-        names = ", ".join(layer.title for layer in self.missing)
-        return (f"warning: this host does not allow every sandbox layer (missing: {names}); "
-                f"your code still runs in a separate, resource-limited process")
+        return missing_layers_warning(self.missing)
 
     def to_dict(self) -> dict:
         return {

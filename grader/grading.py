@@ -92,6 +92,11 @@ class Grader:
         self.close()
 
     @property
+    def missing_layers(self) -> list:
+        """Isolation layers the warm parent found this host does not allow (after ``start``)."""
+        return self._forkserver.missing_layers if self._forkserver is not None else []
+
+    @property
     def max_score(self) -> float:
         return sum(c.points for c in self.checks)
 

@@ -221,3 +221,16 @@ def test_a_symbolic_link_to_the_reference_is_not_graded(tmp_path, course_root):
     assert graded["mallory"]["score"] == 0 and graded["eve"]["score"] == 0
     assert graded["mallory"]["error"] == "perceptron.py is a symbolic link; submit the file itself"
     assert graded["eve"]["error"] == "eve is a symbolic link; submit the file itself"
+
+
+def test_check_warns_about_missing_isolation_layers_and_still_grades(monkeypatch):
+    import functools
+
+    import grader.grading
+    from grader.sandbox.forkserver import ForkServer
+
+    monkeypatch.setattr(grader.grading, "ForkServer", functools.partial(ForkServer, disable=("network",)))
+    result = run("check", "perceptron", PERCEPTRON / "correct.py")
+    assert result.exit_code == 0 and "17 / 17 points" in result.stdout
+    assert result.stderr.startswith("warning: this host does not allow every sandbox layer (missing: no network")
+    assert "your code still runs in a separate, resource-limited process" in result.stderr
