@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from grader.assignment import Assignment, get_assignment
 from grader.errors import AssignmentError, UsageError
 from grader.grading import Grader
@@ -84,6 +82,8 @@ def validate(assignment: Assignment, *, forkserver: ForkServer | None = None) ->
         return report
     stub_text = assignment.stub_path.read_text()
     try:
+        import nbformat  # here, not at the top: the grade command imports this module too
+
         notebook = notebook_from_percent(stub_text, title=assignment.title)
         nbformat.validate(notebook)
         report.add("notebook stub generates and is valid", True, f"{len(notebook.cells)} cells")

@@ -8,8 +8,13 @@ students receive is generated from it, so the two never drift apart.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+# nbformat (with its JSON-schema validator) is imported where a notebook is read or made:
+# it costs ~0.1 s, which every grading worker and the CLI would pay for .py submissions too.
 
 # Cell magics whose body is still Python, so the body runs without the magic line.
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
@@ -22,8 +27,10 @@ class NotebookError(ValueError):
     """A file that is not a readable Jupyter notebook."""
 
 
-def read_notebook(text: str) -> nbformat.NotebookNode:
+def read_notebook(text: str) -> NotebookNode:
     """Parse a notebook of any nbformat version, upgraded to v4."""
+    import nbformat
+
     try:
         notebook = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises many kinds: NotJSONError, ValidationError, KeyError...
@@ -96,8 +103,10 @@ def percent_cells(text: str) -> list[tuple[str, str]]:
     return result
 
 
-def notebook_from_percent(text: str, *, title: str = "") -> nbformat.NotebookNode:
+def notebook_from_percent(text: str, *, title: str = "") -> NotebookNode:
     """The student notebook generated from a percent-format stub."""
+    import nbformat
+
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}

@@ -11,8 +11,6 @@ import ast
 import pprint
 from pathlib import Path
 
-import nbformat
-
 from grader.assignment import Assignment
 from grader.errors import AssignmentError, UsageError
 from grader.notebook import notebook_from_percent
@@ -71,6 +69,8 @@ def release(assignment: Assignment, out: Path, *, student: str | None = None) ->
     nb_path = out / f"{assignment.module}.ipynb"
     readme_path = out / "README.md"
     py_path.write_text(source)
+    import nbformat  # here, not at the top: the grade command imports this module too
+
     notebook = notebook_from_percent(source, title=assignment.title)
     nbformat.validate(notebook)
     nbformat.write(notebook, str(nb_path))
