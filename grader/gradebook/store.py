@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, insert, select, update
+from sqlalchemy import bindparam, create_engine, event, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session, selectinload
@@ -156,17 +156,17 @@ class Gradebook:
 
     # --- writing -----------------------------------------------------------------------------
 
-    def _id_of(self, connection, model, name: str, known: dict) -> int:
+    def _id_of(self, connection, table, name: str, known: dict) -> int:
         """The id of the student or assignment called ``name``, adding it if new.
 
         Ids are remembered across writes (rows are never deleted), but only once the
         transaction that saw them commits: ``known`` collects this transaction's."""
-        key = (model.__tablename__, name)
+        key = (table.name, name)
         if key in self._ids:
             return self._ids[key]
-        row_id = connection.scalar(select(model.id).where(model.name == name))
+        row_id = connection.scalar(_ID_BY_NAME[table.name], {"name": name})
         if row_id is None:
-            row_id = connection.execute(insert(model).values(name=name).returning(model.id)).scalar_one()
+            row_id = connection.execute(_ADD_NAMED[table.name], {"name": name}).scalar_one()
         known[key] = row_id
         return row_id
 
@@ -185,29 +185,29 @@ class Gradebook:
         return result
 
     def _write(self, result: SubmissionResult, title: str, now: datetime) -> None:
-        # SQLAlchemy Core rather than the ORM: the coordinator writes every result of a batch,
-        # and the unit of work cost several times the database's own time here.
+        # SQLAlchemy Core on prebuilt statements (below the class), not the ORM: the coordinator
+        # writes every result of a batch while the workers grade, and building statements per
+        # write cost ten times SQLite's own work for them.
         known: dict = {}
         with self._engine.begin() as connection:
-            student_id = self._id_of(connection, Student, result.student, known)
-            assignment_id = self._id_of(connection, AssignmentRow, result.assignment, known)
+            student_id = self._id_of(connection, _STUDENTS, result.student, known)
+            assignment_id = self._id_of(connection, _ASSIGNMENTS, result.assignment, known)
             if title and self._titles.get(result.assignment) != title:
-                connection.execute(update(AssignmentRow).where(AssignmentRow.id == assignment_id)
-                                   .where(AssignmentRow.title != title).values(title=title))
-            submission_id = connection.scalar(select(SubmissionRow.id).where(
-                SubmissionRow.student_id == student_id, SubmissionRow.assignment_id == assignment_id,
-                SubmissionRow.content_hash == result.content_hash))
+                connection.execute(_SET_TITLE, {"row_id": assignment_id, "new_title": title})
+            submission = {"student_id": student_id, "assignment_id": assignment_id,
+                          "content_hash": result.content_hash}
+            submission_id = connection.scalar(_FIND_SUBMISSION, submission)
             if submission_id is None:
-                submission_id = connection.execute(insert(SubmissionRow).values(
-                    student_id=student_id, assignment_id=assignment_id, content_hash=result.content_hash,
-                    path=result.file, submitted_at=now).returning(SubmissionRow.id)).scalar_one()
-            run_id = connection.execute(insert(GradingRun).values(
-                submission_id=submission_id, graded_at=now, score=result.score, max_score=result.max_score,
-                status=result.status, error=result.error, notes="\n".join(result.notes), output=result.output,
-                duration=result.duration, submitted_at=_utc(result.submitted_at), days_late=result.days_late,
-                penalty=result.penalty).returning(GradingRun.id)).scalar_one()
+                submission_id = connection.execute(
+                    _ADD_SUBMISSION, dict(submission, path=result.file, submitted_at=now)).scalar_one()
+            run_id = connection.execute(_ADD_RUN, {
+                "submission_id": submission_id, "graded_at": now, "score": result.score,
+                "max_score": result.max_score, "status": result.status, "error": result.error,
+                "notes": "\n".join(result.notes), "output": result.output, "duration": result.duration,
+                "submitted_at": _utc(result.submitted_at), "days_late": result.days_late,
+                "penalty": result.penalty}).scalar_one()
             if result.checks:
-                connection.execute(insert(CheckResultRow), [
+                connection.execute(_ADD_CHECK, [
                     {"run_id": run_id, "position": i, "name": c.name, "score": c.score, "max_score": c.max_score,
                      "status": c.status, "message": c.message, "visibility": c.visibility,
                      "description": c.description, "duration": c.duration}
@@ -286,3 +286,21 @@ class Gradebook:
     def assignments(self) -> list[str]:
         with self._errors(), Session(self._engine) as session:
             return list(session.scalars(select(AssignmentRow.name).order_by(AssignmentRow.name)))
+
+
+# --- the statements a write runs, built once -------------------------------------------------
+
+_STUDENTS, _ASSIGNMENTS = Student.__table__, AssignmentRow.__table__
+_SUBMISSIONS, _RUNS, _CHECKS = SubmissionRow.__table__, GradingRun.__table__, CheckResultRow.__table__
+_ID_BY_NAME = {table.name: select(table.c.id).where(table.c.name == bindparam("name"))
+               for table in (_STUDENTS, _ASSIGNMENTS)}
+_ADD_NAMED = {table.name: insert(table).values(name=bindparam("name")).returning(table.c.id)
+              for table in (_STUDENTS, _ASSIGNMENTS)}
+_SET_TITLE = (update(_ASSIGNMENTS).where(_ASSIGNMENTS.c.id == bindparam("row_id"))
+              .where(_ASSIGNMENTS.c.title != bindparam("new_title")).values(title=bindparam("new_title")))
+_FIND_SUBMISSION = select(_SUBMISSIONS.c.id).where(
+    _SUBMISSIONS.c.student_id == bindparam("student_id"), _SUBMISSIONS.c.assignment_id == bindparam("assignment_id"),
+    _SUBMISSIONS.c.content_hash == bindparam("content_hash"))
+_ADD_SUBMISSION = insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id)
+_ADD_RUN = insert(_RUNS).returning(_RUNS.c.id)
+_ADD_CHECK = insert(_CHECKS)
