@@ -158,6 +158,7 @@ def newer_grader(tmp_path, monkeypatch):
         return configured
 
     monkeypatch.setattr(schema, "alembic_config", config)
+    monkeypatch.setattr(schema, "HEAD", "0002")  # as the release would declare it
     schema.head_revision.cache_clear()
     yield
     schema.head_revision.cache_clear()
@@ -185,7 +186,6 @@ def test_db_upgrade_needs_an_existing_sqlite_file(tmp_path):
     assert not (tmp_path / "typo.db").exists()
 
 
-
 def test_after_a_schema_change_a_pre_migrations_gradebook_needs_db_upgrade(database, request):
     Base.metadata.create_all(database.engine)
     request.getfixturevalue("newer_grader")
@@ -194,3 +194,22 @@ def test_after_a_schema_change_a_pre_migrations_gradebook_needs_db_upgrade(datab
     out = _db_upgrade(database.url)
     assert out.exit_code == 0 and "from before schema versions to revision 0002" in out.output
     assert database.scalar("SELECT version_num FROM alembic_version") == "0002"
+
+
+def test_head_is_the_newest_migration():
+    # Opening a gradebook compares its stored revision with schema.HEAD without Alembic.
+    assert schema.head_revision() == schema.HEAD
+
+
+def test_opening_a_current_gradebook_leaves_alembic_unimported(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "g.db"
+    with Gradebook.open(str(db)) as gradebook:
+        gradebook.record(_result())
+    probe = ("import sys; from grader.gradebook import Gradebook\n"
+             f"with Gradebook.open({str(db)!r}) as g: kind = g.schema_before.kind; n = len(g.latest('perceptron'))\n"
+             "print(kind, n, 'alembic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["current", "1", "False"]
