@@ -52,6 +52,7 @@ class ForkServer:
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._slot: isolation.Slot | None = None
+        self._ready = False
         #: Address space the warm parent maps; children may use their memory limit on top.
         self.base_vsize = 0
         #: Every isolation layer and whether it works here (known once started).
@@ -71,6 +72,12 @@ class ForkServer:
         return self._slot.uid if self._slot is not None else None
 
     def start(self) -> "ForkServer":
+        """Start the warm parent and wait until it is ready to fork."""
+        return self.launch().wait_ready()
+
+    def launch(self) -> "ForkServer":
+        """Start the warm parent without waiting for it: its imports (numpy, torch) take a
+        while, which the caller can spend on its own preparation before ``wait_ready``."""
         config = {"warm_imports": list(self.warm_imports), "mode": self.mode, "disable": list(self.disable)}
         if self.mode != "none":
             try:
@@ -93,7 +100,19 @@ class ForkServer:
         ours.settimeout(START_TIMEOUT)
         try:
             ours.send(json.dumps(config).encode())
-            reply = json.loads(ours.recv(1 << 16) or b"{}")
+        except OSError as exc:
+            self.close()
+            raise SandboxError(f"the sandbox parent did not start: {exc}") from None
+        return self
+
+    def wait_ready(self) -> "ForkServer":
+        """Wait for the launched warm parent's report; refuse if isolation is required and missing."""
+        if self._socket is None:
+            raise SandboxError("the sandbox parent was not launched")
+        if self._ready:
+            return self
+        try:
+            reply = json.loads(self._socket.recv(1 << 16) or b"{}")
         except (OSError, ValueError) as exc:
             self.close()
             raise SandboxError(f"the sandbox parent did not start: {exc}") from None
@@ -105,7 +124,8 @@ class ForkServer:
         self.layers = [LayerStatus(d["name"], bool(d["available"]), d["detail"]) for d in reply.get("layers", [])]
         self.private_root = bool(reply.get("private_root"))
         self.host_pids = bool(reply.get("host_pids", True))
-        ours.settimeout(30.0)
+        self._socket.settimeout(30.0)
+        self._ready = True
         if self.require_isolation and self.missing_layers:
             self.close()
             raise SandboxError(refusal(isolation.missing(self.layers)))
@@ -114,6 +134,8 @@ class ForkServer:
     def _ask(self, request: dict, fds: list[int] = ()) -> dict:
         if self._socket is None:
             raise SandboxError("the sandbox parent is not running")
+        if not self._ready:
+            self.wait_ready()
         with self._lock:
             try:
                 if fds:
@@ -145,6 +167,7 @@ class ForkServer:
         return self._process is not None and self._process.poll() is None
 
     def close(self) -> None:
+        self._ready = False
         if self._socket is not None:
             self._socket.close()  # end of file: the zygote kills its children and exits
             self._socket = None
