@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from grader.checks import Check, collect_checks
 from grader.errors import AssignmentError
 from grader.lateness import LatePolicy
 from grader.sandbox.limits import Limits
+
+if TYPE_CHECKING:
+    from grader.checks import Check
 
 COURSE_ENV = "GRADER_COURSE"
 
@@ -76,6 +79,10 @@ class Assignment:
 
     @cached_property
     def checks(self) -> list[Check]:
+        # grader.checks (and numpy with it) only once checks are wanted: a coordinator whose
+        # workers grade never needs them.
+        from grader.checks import collect_checks
+
         path = self.directory / "checks.py"
         if not path.is_file():
             raise AssignmentError(f"assignment {self.name} has no checks.py")

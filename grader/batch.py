@@ -1,7 +1,7 @@
 """Grading many submissions: find them, skip what is already graded, grade in parallel, store.
 
-Workers (processes of our own, each with its own warm sandbox parent) grade and return
-plain results; only the coordinating process writes the gradebook, one transaction per
+Workers (processes of our own, ``grader.pool``, each with its own warm sandbox parent) grade
+and return plain results; only the coordinating process writes the gradebook, one transaction per
 submission, as each result arrives. With a Dask scheduler the workers are the cluster's
 (``grader.distributed``); the rest is the same.
 """
@@ -9,24 +9,19 @@ submission, as each result arrives. With a Dask scheduler the workers are the cl
 from __future__ import annotations
 
 import csv
-import ctypes
-import multiprocessing
-import os
-import signal
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from grader.assignment import Assignment, get_assignment
+from grader.assignment import Assignment
 from grader.errors import UsageError
-from grader.grading import Grader
 from grader.lateness import apply_lateness, parse_moment
+from grader.pool import WorkerPool
 from grader.results import SubmissionResult
 from grader.submission import SUFFIXES, content_hash
 
-if TYPE_CHECKING:  # workers import this module and never write the gradebook: keep SQLAlchemy out of them
+if TYPE_CHECKING:  # annotations only: grading without a gradebook needs no SQLAlchemy
     from grader.gradebook import Gradebook
 
 IGNORED_FOLDERS = {".ipynb_checkpoints", "__pycache__"}
@@ -118,34 +113,6 @@ def with_submission_times(files: list[SubmissionFile], *, submitted_at: datetime
     return dated
 
 
-# --- worker processes ---------------------------------------------------------------------------
-
-_worker_grader: Grader | None = None
-
-
-def _die_with_parent(coordinator: int) -> None:
-    """Ask Linux to kill this worker if the coordinator dies (even by kill -9), so none outlives it."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != coordinator:  # the coordinator died before we asked
-        os._exit(1)
-
-
-def _start_worker(course_root: str, assignment_name: str, visibility: str, coordinator: int) -> None:
-    global _worker_grader
-    _die_with_parent(coordinator)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
-    _worker_grader = Grader(get_assignment(assignment_name, Path(course_root)), visibility=visibility).start()
-
-
-def _grade_in_worker(path: str, student: str) -> dict:
-    assert _worker_grader is not None
-    return _worker_grader.grade_file(Path(path), student).to_dict()
-
-
 # --- coordinator ------------------------------------------------------------------------------
 
 def _already_graded(files: list[SubmissionFile], assignment: Assignment, gradebook: Gradebook | None,
@@ -165,78 +132,106 @@ def _already_graded(files: list[SubmissionFile], assignment: Assignment, gradebo
     return cached, todo
 
 
-def _ready() -> bool:
-    return True
+class Batch:
+    """One batch to grade: ``start`` gets graders going (worker processes, or for one job a warm
+    sandbox parent here) without waiting for them, so that their start-up overlaps whatever the
+    caller does next, such as opening the gradebook; ``results`` skips what the gradebook has
+    graded already, grades the rest and stores each result as it arrives.
 
+    ``scheduler`` (a Dask scheduler's address) grades on that cluster instead of local processes.
+    ``require_isolation`` (TA grading) raises ``SandboxError`` before grading anything where the
+    grading host lacks a namespace layer of the sandbox.
+    """
 
-def _start_pool(assignment: Assignment, *, workers: int, course_root: Path, visibility: str) -> ProcessPoolExecutor:
-    """Worker processes, already starting: their start-up (imports, a warm parent each) overlaps
-    the coordinator's own preparation."""
-    executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker, initargs=(str(course_root), assignment.name, visibility, os.getpid()))
-    for _ in range(workers):
-        executor.submit(_ready)
-    return executor
+    def __init__(self, assignment: Assignment, files: list[SubmissionFile], *, course_root: Path, jobs: int = 1,
+                 visibility: str = "all", scheduler: str | None = None, require_isolation: bool = False):
+        self.assignment = assignment
+        self.files = list(files)
+        self.course_root = course_root
+        self.jobs = jobs
+        self.visibility = visibility
+        self.scheduler = scheduler
+        self.require_isolation = require_isolation
+        self._pool: WorkerPool | None = None
+        self._grader = None  # a grader.grading.Grader in this process, for one job
+
+    def start(self) -> "Batch":
+        if self.scheduler is not None or not self.files:
+            return self
+        if self.jobs > 1 and len(self.files) > 1:
+            self._pool = WorkerPool(self.assignment, workers=min(self.jobs, len(self.files)),
+                                    course_root=self.course_root, visibility=self.visibility,
+                                    require_isolation=self.require_isolation).start()
+        else:
+            self._grader = self._local_grader().launch()
+        return self
+
+    def _local_grader(self):
+        from grader.grading import Grader  # here: it brings numpy, which a coordinator of workers never needs
+
+        return Grader(self.assignment, visibility=self.visibility, require_isolation=self.require_isolation)
+
+    def results(self, gradebook: Gradebook | None, *, force: bool = False) -> Iterator[SubmissionResult]:
+        """Cached results first, then each new one as it is graded and stored."""
+        try:
+            cached, todo = _already_graded(self.files, self.assignment, gradebook, force)
+            if self._pool is not None and len(todo) <= 1:
+                self._pool.kill()  # not worth it for one (graded here instead); nothing was sent to it
+                self._pool = None
+            yield from cached
+            for file, result in self._grade(todo):
+                apply_lateness(result, self.assignment.late_policy, file.submitted_at)
+                yield gradebook.record(result, title=self.assignment.title) if gradebook is not None else result
+        except BaseException:
+            # Interrupted (Ctrl-C, the consumer stopped) or failed: do not wait for submissions in
+            # flight. Their results were never stored, so a rerun grades them; a killed worker's
+            # warm parent kills that worker's sandboxes.
+            self.close(kill=True)
+            raise
+        self.close()
+
+    def _grade(self, todo: list[SubmissionFile]) -> Iterator[tuple[SubmissionFile, SubmissionResult]]:
+        if not todo:
+            return
+        if self.scheduler is not None:
+            from grader.distributed import grade_on_cluster
+
+            # Each cluster worker checks its own host's isolation layers.
+            yield from grade_on_cluster(self.assignment, todo, scheduler=self.scheduler, course_root=self.course_root,
+                                        visibility=self.visibility,
+                                        grader_options={"require_isolation": self.require_isolation})
+        elif self._pool is not None:
+            yield from self._pool.grade(todo)
+        else:
+            if self._grader is None:
+                self._grader = self._local_grader()
+            self._grader.start()
+            for file in todo:
+                yield file, self._grader.grade_file(file.path, file.student)
+
+    def close(self, kill: bool = False) -> None:
+        """Stop the graders: let workers finish closing (or ``kill`` them at once)."""
+        if self._pool is not None:
+            self._pool.kill() if kill else self._pool.close()
+            self._pool = None
+        if self._grader is not None:
+            self._grader.close()
+            self._grader = None
+
+    def __enter__(self) -> "Batch":
+        return self.start()
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(kill=exc_type is not None)
 
 
 def grade_batch(assignment: Assignment, files: list[SubmissionFile], *, course_root: Path,
                 gradebook: Gradebook | None, jobs: int = 1, force: bool = False,
-                visibility: str = "all", scheduler: str | None = None) -> Iterator[SubmissionResult]:
+                visibility: str = "all", scheduler: str | None = None,
+                require_isolation: bool = False) -> Iterator[SubmissionResult]:
     """Grade ``files``, storing each result as it arrives; yields results (cached ones first).
 
-    ``scheduler`` (a Dask scheduler's address) grades on that cluster instead of local processes.
-    """
-    executor = None
-    if scheduler is None and jobs > 1 and len(files) > 1:
-        executor = _start_pool(assignment, workers=min(jobs, len(files)), course_root=course_root,
-                               visibility=visibility)
-    try:
-        cached, todo = _already_graded(files, assignment, gradebook, force)
-    except BaseException:
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
-        raise
-    if executor is not None and len(todo) <= 1:
-        executor.shutdown(wait=False, cancel_futures=True)
-        executor = None
-    yield from cached
-
-    def store(result: SubmissionResult, file: SubmissionFile) -> SubmissionResult:
-        apply_lateness(result, assignment.late_policy, file.submitted_at)
-        return gradebook.record(result, title=assignment.title) if gradebook is not None else result
-
-    if scheduler is not None:
-        from grader.distributed import grade_on_cluster
-
-        if todo:
-            for file, result in grade_on_cluster(assignment, todo, scheduler=scheduler, course_root=course_root,
-                                                 visibility=visibility):
-                yield store(result, file)
-        return
-
-    if executor is None:
-        if not todo:
-            return
-        with Grader(assignment, visibility=visibility) as grader:
-            for file in todo:
-                yield store(grader.grade_file(file.path, file.student), file)
-        return
-
-    try:
-        files_of = {executor.submit(_grade_in_worker, str(f.path), f.student): f for f in todo}
-        pending = set(files_of)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield store(SubmissionResult.from_dict(future.result()), files_of[future])
-    except BaseException:
-        # Interrupted (Ctrl-C, the consumer stopped): do not wait for submissions in flight.
-        # Their results were never stored, so a rerun grades them; killing a worker ends its
-        # warm parent, which kills that worker's sandboxes.
-        workers = list((getattr(executor, "_processes", None) or {}).values())
-        executor.shutdown(wait=False, cancel_futures=True)
-        for process in workers:
-            process.kill()
-        raise
-    executor.shutdown(wait=True)
+    ``Batch`` in one call, for a caller with nothing to do while graders start."""
+    batch = Batch(assignment, files, course_root=course_root, jobs=jobs, visibility=visibility,
+                  scheduler=scheduler, require_isolation=require_isolation).start()
+    yield from batch.results(gradebook, force=force)

@@ -7,25 +7,17 @@ import logging
 import os
 import sys
 import traceback
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import click
 
-from grader import present
 from grader.assignment import COURSE_ENV, default_course_root, get_assignment, list_assignments
-from grader.authoring import scaffold, validate as validate_assignment
-from grader.batch import find_submissions, grade_batch, with_submission_times
 from grader.db_cli import db as db_group
-from grader.doctor import check_host, host_report, missing_layers_warning
-from grader.errors import GraderError, GradebookError, SandboxError
-from grader.export import canvas_table, grade_table, to_csv, to_json
-from grader.junit import junit_xml
-from grader.lateness import parse_moment
-from grader.gradebook import Gradebook
-from grader.grading import Grader
+from grader.errors import GraderError, GradebookError
 from grader.gradescope_cli import gradescope
-from grader.release import release as write_release
+
+# Each command imports what it uses when it runs (rich, SQLAlchemy, numpy take ~0.4 s together):
+# `grader grade` starts its grading workers first, so their start-up overlaps those imports.
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -86,6 +78,8 @@ def cli(ctx: click.Context, course: Path | None) -> None:
 @click.pass_context
 def list_command(ctx: click.Context) -> None:
     """List the available assignments with their titles and points."""
+    from grader import present
+
     assignments = list_assignments(_course(ctx))
     if not assignments:
         raise GraderError(f"no assignments in {_course(ctx) / 'assignments'}")
@@ -102,6 +96,10 @@ def check(ctx: click.Context, assignment: str, file: Path, student: str | None) 
 
     Exits 0 if every public check passes, 1 otherwise. Nothing is stored.
     """
+    from grader import present
+    from grader.doctor import missing_layers_warning
+    from grader.grading import Grader
+
     if not file.is_file():
         raise GraderError(f"{file}: no such file")
     spec = get_assignment(assignment, _course(ctx))
@@ -145,10 +143,10 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
     Submission times (for due dates) come from --submitted-at, else --manifest, else each
     file's modification time. Exits 0 once everything is graded, whatever the scores.
     """
+    from grader.batch import Batch, find_submissions, with_submission_times
+    from grader.lateness import parse_moment
+
     spec = get_assignment(assignment, _course(ctx))
-    spec.checks  # a broken checks.py should fail here, before any work
-    if not insecure:
-        check_host(required=True)  # refuses, with the reason, where student code would not be isolated
     files = find_submissions(list(paths), spec.module)
     if not files:
         raise GraderError(f"no .py or .ipynb submissions found in {', '.join(map(str, paths))}")
@@ -157,13 +155,18 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
         manifest=manifest)
     jobs = jobs or os.cpu_count() or 1
     results = []
-    with Gradebook.open(db) as gradebook:
-        stream = grade_batch(spec, files, course_root=_course(ctx), gradebook=gradebook, jobs=jobs, force=force,
-                             scheduler=scheduler)
-        err = present.console(stderr=True)
-        show_progress = not as_json and err.is_terminal
-        try:
-            if show_progress:
+    # Without --insecure the sandboxes refuse to start, with one line why, where student code
+    # would not be isolated; nothing is graded then. A broken checks.py or reference fails
+    # the same way, before any grading.
+    with Batch(spec, files, course_root=_course(ctx), jobs=jobs, scheduler=scheduler,
+               require_isolation=not insecure) as batch:
+        from grader import present  # while the graders start
+        from grader.gradebook import Gradebook
+
+        with Gradebook.open(db) as gradebook:
+            stream = batch.results(gradebook, force=force)
+            err = present.console(stderr=True)
+            if not as_json and err.is_terminal:
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
                 with Progress(TextColumn(f"grading {spec.name}"), BarColumn(), MofNCompleteColumn(),
@@ -177,10 +180,9 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
                     results.append(result)
                     if as_json:
                         click.echo(json.dumps(result.to_json()))
-        except BrokenProcessPool:
-            raise SandboxError("a grading worker died while starting or grading; "
-                               "run with --jobs 1 to see the underlying error") from None
     if junit:
+        from grader.junit import junit_xml
+
         junit.write_text(junit_xml(results, assignment=spec.name))
     if as_json:
         return
@@ -203,6 +205,9 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
 @click.pass_context
 def export(ctx: click.Context, assignment: str, fmt: str, db: str, out: Path | None) -> None:
     """Export the latest grade of every student, with lateness and one column per check."""
+    from grader.export import canvas_table, grade_table, to_csv, to_json
+    from grader.gradebook import Gradebook
+
     if "://" not in db and not Path(db).is_file():
         raise GradebookError(f"no gradebook at {db}; grade something first (grader grade {assignment} ...)")
     with Gradebook.open(db) as gradebook:
@@ -237,6 +242,7 @@ def feedback_command(ctx: click.Context, assignment: str, out: Path, student: st
     """
     from grader.errors import AssignmentError
     from grader.feedback import select_results, write_feedback
+    from grader.gradebook import Gradebook
 
     if "://" not in db and not Path(db).is_file():
         raise GradebookError(f"no gradebook at {db}; grade something first (grader grade {assignment} ...)")
@@ -261,6 +267,8 @@ def feedback_command(ctx: click.Context, assignment: str, out: Path, student: st
 @click.pass_context
 def release(ctx: click.Context, assignment: str, out: Path, student: str | None) -> None:
     """Write the student bundle: the stub as .py and .ipynb, and a README."""
+    from grader.release import release as write_release
+
     spec = get_assignment(assignment, _course(ctx))
     for path in write_release(spec, out, student=student):
         click.echo(f"wrote {path}")
@@ -272,6 +280,8 @@ def release(ctx: click.Context, assignment: str, out: Path, student: str | None)
 @click.pass_context
 def new(ctx: click.Context, name: str, title: str | None) -> None:
     """Scaffold a new assignment NAME with a worked example check."""
+    from grader.authoring import scaffold
+
     for path in scaffold(_course(ctx), name, title=title):
         click.echo(f"wrote {path}")
     click.echo(f"Next: edit them, then run: grader validate {name}")
@@ -286,6 +296,9 @@ def validate(ctx: click.Context, names: tuple[str, ...]) -> None:
     The reference must earn full marks, the unmodified stub zero; every check needs points
     and a docstring; the notebook stub must generate. Exits 1 if anything fails.
     """
+    from grader import present
+    from grader.authoring import validate as validate_assignment
+
     names = names or tuple(a.name for a in list_assignments(_course(ctx)))
     out = present.console()
     ok = True
@@ -304,6 +317,9 @@ cli.add_command(db_group)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def doctor(as_json: bool) -> None:
     """Show which sandbox isolation layers work on this host, the start-up mode and versions."""
+    from grader import present
+    from grader.doctor import host_report
+
     report = host_report()
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.engine import make_url
 
 from grader.errors import GradebookError
-from grader.gradebook import Gradebook
-from grader.gradebook.schema import SchemaState, head_revision
+
+if TYPE_CHECKING:  # SQLAlchemy loads when the command runs, not with every `grader` command
+    from grader.gradebook.schema import SchemaState
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def describe(db: str, before: SchemaState) -> str:
     """One line: what ``grader db upgrade`` did to ``db``."""
+    from grader.gradebook.schema import head_revision
+
     head = head_revision()
     if before.kind == "current":
         return f"the gradebook {db} is up to date (schema revision {head})"
@@ -39,6 +42,10 @@ def upgrade(database: str) -> None:
     A new gradebook needs no upgrade (grading creates it); an older one is refused until it is
     upgraded. On a shared server, every TA needs this grader version or newer afterwards.
     """
+    from sqlalchemy.engine import make_url
+
+    from grader.gradebook import Gradebook
+
     if "://" not in database and not Path(database).is_file():
         raise GradebookError(f"no gradebook at {database}; grading creates one (grader grade ASSIGNMENT ... --db {database})")
     with Gradebook.open(database, upgrade=True) as gradebook:

@@ -39,7 +39,6 @@ from pathlib import Path
 import grader
 from grader.assignment import Assignment, get_assignment
 from grader.errors import AssignmentError, GraderError, SubmissionError, UsageError
-from grader.grading import Grader
 from grader.results import CheckResult, SubmissionResult, format_points
 from grader.sandbox.forkserver import ForkServer
 from grader.submission import SUFFIXES
@@ -521,6 +520,8 @@ def run(assignment_name: str, *, course_root: Path, root: Path = DEFAULT_ROOT, s
 
 
 def _grade(assignment: Assignment, path: Path, report: RunReport, forkserver: ForkServer | None) -> SubmissionResult:
+    from grader.grading import Grader  # here, not at the top: `grader --help` needs none of numpy
+
     own = forkserver is None
     if own:
         forkserver = ForkServer(assignment.limits.warm_imports).start()

@@ -14,8 +14,9 @@ import numpy as np
 
 from grader.assignment import Assignment
 from grader.checks import Check, CheckContext, CheckFailed, check_seed
+from grader.errors import SandboxError
 from grader.results import CheckResult, SubmissionResult
-from grader.sandbox.forkserver import ForkServer
+from grader.sandbox.forkserver import ForkServer, refusal
 from grader.sandbox.outcomes import SandboxOutcome
 from grader.sandbox.session import ModuleProxy, SubmissionSandbox
 from grader.submission import Submission, load_submission
@@ -50,21 +51,42 @@ class Grader:
     ``visibility`` is ``all`` (a TA grading) or ``public`` (a student's self-check).
     """
 
-    def __init__(self, assignment: Assignment, *, visibility: str = "all", forkserver: ForkServer | None = None):
+    def __init__(self, assignment: Assignment, *, visibility: str = "all", forkserver: ForkServer | None = None,
+                 require_isolation: bool = False):
         self.assignment = assignment
         self.visibility = visibility
-        self.checks: list[Check] = assignment.checks_for(visibility)
+        #: Refuse to start (``SandboxError``) where the host lacks a namespace layer (TA grading).
+        self.require_isolation = require_isolation
         # A fork server passed in is shared and stays running; one we start is ours to stop.
         self._forkserver: ForkServer | None = forkserver
         self._owns_forkserver = forkserver is None
 
-    def start(self) -> "Grader":
-        # Import the trusted parts first so a broken checks.py or reference fails before any grading.
-        self.assignment.reference
-        self.assignment.harness_module
-        self._warm_trusted_side()
+    @functools.cached_property
+    def checks(self) -> list[Check]:
+        return self.assignment.checks_for(self.visibility)
+
+    def launch(self) -> "Grader":
+        """Start the warm sandbox parent without waiting for it; ``start`` finishes the start-up.
+
+        Its imports (numpy, torch) take a while: launched early, they overlap the caller's own."""
         if self._forkserver is None:
-            self._forkserver = ForkServer(self.assignment.limits.warm_imports).start()
+            self._forkserver = ForkServer(self.assignment.limits.warm_imports).launch()
+        return self
+
+    def start(self) -> "Grader":
+        self.launch()
+        try:
+            # The trusted parts first, so a broken checks.py or reference fails before any grading.
+            self.checks
+            self.assignment.reference
+            self.assignment.harness_module
+            self._warm_trusted_side()
+            self._forkserver.wait_ready()
+            if self.require_isolation and self.missing_layers:
+                raise SandboxError(refusal(self.missing_layers))
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def _warm_trusted_side(self) -> None:

@@ -1,0 +1,218 @@
+"""Local grading workers for ``--jobs N``: N processes, each with its own warm sandbox parent.
+
+Each worker is ``python -P -m grader.worker`` (its protocol is described there): JSON lines
+over pipes, results as plain data. Not ``multiprocessing``: its spawn start method re-imports
+the caller's main module in every worker (for ``grader grade`` the whole CLI with SQLAlchemy
+and Alembic, ~0.5 s of CPU per worker; a user's script without a ``__main__`` guard fails
+outright), and its results come back pickled.
+
+The workers start loading as soon as ``start`` returns, so their start-up overlaps whatever the
+caller does next (opening the gradebook, finding what is already graded).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from grader import errors
+from grader.errors import SandboxError
+from grader.results import SubmissionResult
+
+if TYPE_CHECKING:
+    from grader.assignment import Assignment
+    from grader.batch import SubmissionFile
+
+#: Seconds a worker gets to close its grader and exit at the end of a batch.
+CLOSE_TIMEOUT = 15.0
+
+
+class WorkerBug(RuntimeError):
+    """A grading worker hit a bug in the grader (its traceback is the message)."""
+
+
+@dataclass
+class _Worker:
+    process: subprocess.Popen
+    buffer: bytearray = field(default_factory=bytearray)
+    ready: bool = False
+    #: Requests sent and not answered yet, oldest first: (request id, file).
+    in_flight: deque = field(default_factory=deque)
+
+
+def _raise(error: dict, where: str):
+    """Re-raise a worker's error here: a ``GraderError`` as the same class, anything else as a bug."""
+    if error.get("type") == "bug":
+        raise WorkerBug(f"a grading worker failed {where}:\n{error.get('traceback', '')}")
+    kind = getattr(errors, str(error.get("type")), None)
+    if not (isinstance(kind, type) and issubclass(kind, errors.GraderError)):
+        kind = errors.GraderError
+    raise kind(error.get("message", "a grading worker failed"))
+
+
+class WorkerPool:
+    """``workers`` grading processes for one assignment; ``grade`` yields results as they finish."""
+
+    def __init__(self, assignment: Assignment, *, workers: int, course_root: Path, visibility: str = "all",
+                 require_isolation: bool = False):
+        self.assignment = assignment
+        self.size = max(1, workers)
+        self.course_root = Path(course_root)
+        self.visibility = visibility
+        self.require_isolation = require_isolation
+        self._workers: list[_Worker] = []
+
+    def start(self) -> "WorkerPool":
+        config = json.dumps({"course_root": str(self.course_root), "assignment": self.assignment.name,
+                             "visibility": self.visibility, "require_isolation": self.require_isolation})
+        # -P: the current folder must not shadow numpy or grader with a file of the same name.
+        command = [sys.executable, "-P", "-m", "grader.worker", str(os.getpid())]
+        try:
+            for _ in range(self.size):
+                process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                           process_group=0)  # Ctrl-C in a terminal reaches the coordinator only
+                self._workers.append(_Worker(process))
+                self._send(self._workers[-1], config)
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    # --- grading ---------------------------------------------------------------------------------
+
+    def grade(self, files: list[SubmissionFile]) -> Iterator[tuple[SubmissionFile, SubmissionResult]]:
+        """Grade ``files`` across the workers; yields ``(file, result)`` in the order they finish."""
+        if not self._workers:
+            raise RuntimeError("WorkerPool.start() was not called")
+        queue = deque(files)
+        ids = count()
+
+        def feed(worker: _Worker) -> None:
+            # Two requests in flight per worker, so a worker never waits for the coordinator to
+            # read its last answer; one near the end, so no worker idles while another has a queue.
+            room = 2 if len(queue) >= len(self._workers) else 1
+            while queue and len(worker.in_flight) < room:
+                file = queue.popleft()
+                request = next(ids)
+                worker.in_flight.append((request, file))
+                self._send(worker, json.dumps({"id": request, "path": str(file.path), "student": file.student}))
+
+        with selectors.DefaultSelector() as selector:
+            for worker in self._workers:
+                selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
+                feed(worker)
+            remaining = len(files)
+            while remaining:
+                for key, _ in selector.select():
+                    worker = key.data
+                    for message in self._read(worker):
+                        if not worker.ready:  # its first message: started, or why not
+                            if "ready" not in message:
+                                _raise(message.get("error", {}), "while starting")
+                            worker.ready = True
+                            continue
+                        request, file = worker.in_flight.popleft()
+                        if "error" in message:
+                            _raise(message["error"], f"on {file.path}")
+                        if message.get("id") != request:
+                            raise WorkerBug(f"a grading worker answered request {message.get('id')} "
+                                            f"instead of {request}")
+                        feed(worker)  # before handing the result on: the worker keeps busy meanwhile
+                        remaining -= 1
+                        yield file, SubmissionResult.from_dict(message["result"])
+
+    def _send(self, worker: _Worker, line: str) -> None:
+        try:
+            worker.process.stdin.write(line.encode() + b"\n")
+            worker.process.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            self._died(worker)
+
+    def _read(self, worker: _Worker) -> list[dict]:
+        chunk = os.read(worker.process.stdout.fileno(), 1 << 16)
+        if not chunk:
+            self._died(worker)
+        worker.buffer += chunk
+        *lines, rest = worker.buffer.split(b"\n")
+        worker.buffer = bytearray(rest)
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def _died(self, worker: _Worker):
+        """A worker's pipe closed: raise what it said last if it explained itself, else that it died."""
+        try:
+            code = worker.process.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
+            code = None
+        try:
+            worker.buffer += worker.process.stdout.read()
+        except (OSError, ValueError):
+            pass
+        for line in bytes(worker.buffer).split(b"\n"):
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if "error" in message:  # e.g. a start-up refusal, sent before it exited
+                _raise(message["error"], "while starting" if not worker.ready else "")
+        if code is not None and code < 0:
+            try:
+                how = f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"killed by signal {-code}"
+        else:
+            how = f"exit status {code}" if code is not None else "it stopped answering"
+        doing = (f"while grading {worker.in_flight[0][1].path}" if worker.ready and worker.in_flight
+                 else "while starting")
+        raise SandboxError(f"a grading worker stopped unexpectedly ({how}) {doing}; "
+                           f"results stored so far are kept (run with --jobs 1 to see the underlying error)")
+
+    # --- ending --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """End of input for every worker: each closes its grader and exits; wait for them."""
+        for worker in self._workers:
+            try:
+                worker.process.stdin.close()
+            except OSError:
+                pass
+        for worker in self._workers:
+            try:
+                worker.process.wait(timeout=CLOSE_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
+            worker.process.stdout.close()
+        self._workers = []
+
+    def kill(self) -> None:
+        """Stop at once (interrupted): a killed worker's warm parent kills its sandboxes."""
+        for worker in self._workers:
+            worker.process.kill()
+        for worker in self._workers:
+            worker.process.wait()
+            for stream in (worker.process.stdin, worker.process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        self._workers = []
+
+    def __enter__(self) -> "WorkerPool":
+        return self.start()
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.kill()

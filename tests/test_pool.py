@@ -1,0 +1,160 @@
+"""Local grading workers (``--jobs N``): start-up failures, a dying worker, stray output, plain scripts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import ROOT, SAMPLES, write
+from grader.assignment import get_assignment
+from grader.batch import Batch, find_submissions
+from grader.cli import cli
+from grader.errors import AssignmentError, SandboxError
+from grader.grading import Grader
+from grader.sandbox.forkserver import ForkServer
+
+CORRECT = (SAMPLES / "perceptron" / "correct.py").read_text()
+
+
+def _submissions(folder: Path, count: int, prefix: str = "") -> Path:
+    for i in range(count):
+        write(folder / f"s{i:02d}.py", f"{prefix}# student {i}\n{CORRECT}")
+    return folder
+
+
+def _stored_runs(db: Path) -> list[tuple[str, int]]:
+    """(student, number of check rows) of every stored run."""
+    with sqlite3.connect(db) as conn:
+        try:
+            return conn.execute(
+                "select s.name, (select count(*) from check_results c where c.run_id = r.id) from grading_runs r "
+                "join submissions sub on r.submission_id = sub.id join students s on sub.student_id = s.id").fetchall()
+        except sqlite3.OperationalError:  # its tables are not there yet
+            return []
+
+
+def test_a_broken_reference_stops_the_batch_in_one_line_before_anything_is_stored(make_course, tmp_path):
+    course = make_course()
+    write(course / "reference" / "perceptron.py", "import numpy as np\nraise RuntimeError('half-edited')\n")
+    db = tmp_path / "g.db"
+    result = CliRunner().invoke(cli, ["--course", str(course), "grade", "perceptron",
+                                      str(_submissions(tmp_path / "subs", 3)), "--db", str(db), "--jobs", "2"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("AssignmentError: ")
+    assert "perceptron.py failed to import: RuntimeError: half-edited" in lines[0]
+    assert not db.exists() or _stored_runs(db) == []
+
+
+def test_a_worker_killed_mid_batch_ends_it_in_one_line_keeping_every_complete_result(tmp_path):
+    # A slow top level keeps the batch running long enough to kill one of its workers.
+    subs = _submissions(tmp_path / "subs", 12, prefix="import time\ntime.sleep(0.3)\n")
+    db = tmp_path / "g.db"
+    command = [str(Path(sys.executable).parent / "grader"), "grade", "perceptron", str(subs),
+               "--db", str(db), "--jobs", "2"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers = []
+    deadline = time.monotonic() + 60
+    while len(workers) < 2 and time.monotonic() < deadline:
+        workers = [pid for pid in _children(process.pid) if b"grader.worker" in _cmdline(pid)]
+        time.sleep(0.05)
+    assert len(workers) == 2
+    while not db.exists() or not _stored_runs(db):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    os.kill(workers[0], signal.SIGKILL)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1, (out, err)
+    assert err.strip().splitlines()[-1].startswith(
+        "SandboxError: a grading worker stopped unexpectedly (killed by SIGKILL) while grading ")
+    runs = _stored_runs(db)
+    assert 1 <= len(runs) < 12
+    every_check = len(get_assignment("perceptron", ROOT).checks)
+    assert all(checks == every_check for _, checks in runs)  # each stored run is complete
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        if int(next(l for l in status.splitlines() if l.startswith("PPid:")).split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_checks_that_print_do_not_disturb_the_workers(make_course, tmp_path):
+    course = make_course()
+    checks = course / "assignments" / "perceptron" / "checks.py"
+    checks.write_text(checks.read_text().replace('"""\n', '"""\nprint("debugging the checks", flush=True)\n', 1))
+    result = CliRunner().invoke(cli, ["--course", str(course), "grade", "perceptron",
+                                      str(_submissions(tmp_path / "subs", 4)), "--db", str(tmp_path / "g.db"),
+                                      "--jobs", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.output.splitlines() if '"score"' in line].__len__() == 4
+    assert '"score": 32.0' in result.output and "debugging the checks" not in result.stdout
+
+
+def test_grade_batch_with_two_jobs_works_from_a_plain_script(tmp_path):
+    # multiprocessing's spawn would re-run this script in every worker and fail without a __main__ guard.
+    subs = _submissions(tmp_path / "subs", 3)
+    script = write(tmp_path / "grade_all.py", textwrap.dedent(f"""
+        from pathlib import Path
+        from grader.assignment import get_assignment
+        from grader.batch import find_submissions, grade_batch
+
+        spec = get_assignment("perceptron", Path({str(ROOT)!r}))
+        files = find_submissions([Path({str(subs)!r})], spec.module)
+        print(sorted(r.score for r in grade_batch(spec, files, course_root=Path({str(ROOT)!r}),
+                                                  gradebook=None, jobs=2)))
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[32.0, 32.0, 32.0]"
+
+
+def test_stopping_early_kills_the_workers(tmp_path):
+    spec = get_assignment("perceptron", ROOT)
+    files = find_submissions([_submissions(tmp_path / "subs", 6)], spec.module)
+    batch = Batch(spec, files, course_root=ROOT, jobs=2).start()
+    workers = [w.process for w in batch._pool._workers]  # noqa: SLF001 - what the test watches
+    stream = batch.results(None)
+    assert next(stream).score == 32.0
+    stream.close()  # the consumer stops (as Ctrl-C does)
+    assert all(process.poll() is not None for process in workers)
+    batch.close()
+
+
+def test_a_grader_required_to_isolate_refuses_a_host_without_the_layers():
+    spec = get_assignment("perceptron", ROOT)
+    with ForkServer((), isolate=False) as bare:
+        with pytest.raises(SandboxError, match="--insecure"):
+            Grader(spec, forkserver=bare, require_isolation=True).start()
+        with Grader(spec, forkserver=bare) as grader:  # a student's check runs anyway
+            assert grader.missing_layers
+
+
+def test_the_command_line_loads_numpy_sqlalchemy_and_rich_only_when_a_command_needs_them():
+    probe = ("import sys, grader.cli; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'sqlalchemy', 'rich', 'torch'}))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
