@@ -1,13 +1,13 @@
-"""What this host allows the sandbox: for ``grader doctor``, ``grader check`` and ``grader grade``.
+"""What this host allows the sandbox: for ``grader doctor`` and ``grader check``.
 
 ``host_report()`` starts a warm sandbox parent the way grading does, reads which isolation
 layers its start-up probe found working, runs one tiny sandbox to time a fork-run-reap and to
 look at the layers from the inside, and returns plain data (``HostReport.to_dict()``).
 
-``check_host(required)`` is the policy: TA grading calls it with ``required=True`` and gets a
-``SandboxError`` with a one-line reason when a namespace layer is missing (``--insecure``
-skips the call); a student's ``grader check`` calls it with ``required=False`` and prints
-``report.warning()`` when that is not None.
+The policy itself lives with the graders: TA grading starts them with ``require_isolation``,
+and each refuses to start (a one-line ``SandboxError``) where its warm parent found a namespace
+layer missing (``--insecure`` turns that off); a student's ``grader check`` prints
+``missing_layers_warning`` and runs anyway.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 
-from grader.errors import SandboxError
 from grader.sandbox import isolation
-from grader.sandbox.forkserver import ForkServer, refusal
+from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.isolation import LayerStatus
 from grader.sandbox.limits import Limits
 
@@ -162,17 +161,4 @@ def host_report(*, warm_imports: tuple[str, ...] = ("numpy", "torch"), measure: 
         report.layers = list(server.layers)
         if measure:
             report.sandbox_ms, report.inside = _look_inside(server, measure)
-    return report
-
-
-def check_host(required: bool) -> HostReport:
-    """The isolation policy in one call.
-
-    ``required=True`` (TA grading): raises ``SandboxError`` with a one-line reason when a
-    namespace layer is missing. ``required=False`` (a student's ``grader check``): returns the
-    report; print ``report.warning()`` if it is not None.
-    """
-    report = host_report(warm_imports=(), measure=0)
-    if required and report.missing:
-        raise SandboxError(refusal(report.missing))
     return report

@@ -134,7 +134,7 @@ def test_without_isolation_the_missing_layers_are_listed():
 
 
 def test_doctor_reports_layers_versions_and_start_up_mode():
-    from grader.doctor import check_host, host_report
+    from grader.doctor import host_report
 
     report = host_report(warm_imports=("numpy",), measure=3)
     data = report.to_dict()
@@ -146,8 +146,6 @@ def test_doctor_reports_layers_versions_and_start_up_mode():
     assert data["inside"]["pid"] == 1 and data["inside"]["hidden_paths_visible"] == []
     assert data["inside"]["network"].startswith("unreachable")
     assert 0 < data["sandbox_ms"] < 1000
-    assert check_host(required=True).isolated
-    assert check_host(required=False).warning() is None
 
 
 # --- identity ----------------------------------------------------------------------------------
