@@ -14,9 +14,8 @@ import numpy as np
 
 from grader.assignment import Assignment
 from grader.checks import Check, CheckContext, CheckFailed, check_seed
-from grader.errors import SandboxError
 from grader.results import CheckResult, SubmissionResult
-from grader.sandbox.forkserver import ForkServer, refusal
+from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.outcomes import SandboxOutcome
 from grader.sandbox.session import ModuleProxy, SubmissionSandbox
 from grader.submission import Submission, load_submission
@@ -82,8 +81,8 @@ class Grader:
             self.assignment.harness_module
             self._warm_trusted_side()
             self._forkserver.wait_ready()
-            if self.require_isolation and self.missing_layers:
-                raise SandboxError(refusal(self.missing_layers))
+            if self.require_isolation:
+                self._forkserver.refuse_unless_isolated()
         except BaseException:
             self.close()
             raise

@@ -59,6 +59,10 @@ def _raise(error: dict, where: str):
     raise kind(error.get("message", "a grading worker failed"))
 
 
+def _doing(worker: _Worker) -> str:
+    return f"while grading {worker.in_flight[0][1].path}" if worker.ready and worker.in_flight else "while starting"
+
+
 class WorkerPool:
     """``workers`` grading processes for one assignment; ``grade`` yields results as they finish."""
 
@@ -164,7 +168,7 @@ class WorkerPool:
             except ValueError:
                 continue
             if "error" in message:  # e.g. a start-up refusal, sent before it exited
-                _raise(message["error"], "while starting" if not worker.ready else "")
+                _raise(message["error"], _doing(worker))
         if code is not None and code < 0:
             try:
                 how = f"killed by {signal.Signals(-code).name}"
@@ -172,9 +176,7 @@ class WorkerPool:
                 how = f"killed by signal {-code}"
         else:
             how = f"exit status {code}" if code is not None else "it stopped answering"
-        doing = (f"while grading {worker.in_flight[0][1].path}" if worker.ready and worker.in_flight
-                 else "while starting")
-        raise SandboxError(f"a grading worker stopped unexpectedly ({how}) {doing}; "
+        raise SandboxError(f"a grading worker stopped unexpectedly ({how}) {_doing(worker)}; "
                            f"results stored so far are kept (run with --jobs 1 to see the underlying error)")
 
     # --- ending --------------------------------------------------------------------------------

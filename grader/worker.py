@@ -14,7 +14,6 @@ corrupt them: the process's stdout goes to stderr):
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -22,18 +21,7 @@ import sys
 import traceback
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with(coordinator: int) -> None:
-    """Ask Linux to kill this worker when the coordinator dies (even by kill -9): its warm parent
-    sees the socket close and kills the sandboxes, so nothing outlives the batch."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != coordinator:  # it died before we asked
-        os._exit(1)
+from grader.sandbox.isolation import die_with_parent
 
 
 def _error(exc: BaseException) -> dict:
@@ -89,7 +77,9 @@ def serve(requests, replies) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
-    _die_with(int(sys.argv[1]))
+    # Killed with the coordinator (even by kill -9): its warm parent then sees the socket close
+    # and kills the sandboxes, so nothing outlives the batch.
+    die_with_parent(int(sys.argv[1]))
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
     devnull = os.open(os.devnull, os.O_RDONLY)

@@ -22,9 +22,7 @@ import functools
 import shlex
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import create_engine, event, inspect, text

@@ -158,6 +158,17 @@ def _prctl(option: int, arg: int = 0) -> None:
                        ctypes.c_ulong(0)), f"prctl({option})")
 
 
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (even by kill -9); exit at once if
+    ``parent`` is already gone. Best effort where prctl is not available."""
+    try:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 class _CapHeader(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
