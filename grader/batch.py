@@ -159,9 +159,11 @@ class Batch:
         if self.scheduler is not None or not self.files:
             return self
         if self.jobs > 1 and len(self.files) > 1:
+            # The workers get the batch's first files before the gradebook says which are new:
+            # they grade as soon as they are ready instead of waiting for it to open.
             self._pool = WorkerPool(self.assignment, workers=min(self.jobs, len(self.files)),
                                     course_root=self.course_root, visibility=self.visibility,
-                                    require_isolation=self.require_isolation).start()
+                                    require_isolation=self.require_isolation).start(likely=self.files)
         else:
             self._grader = self._local_grader().launch()
         return self
@@ -175,8 +177,8 @@ class Batch:
         """Cached results first, then each new one as it is graded and stored."""
         try:
             cached, todo = _already_graded(self.files, self.assignment, gradebook, force)
-            if self._pool is not None and len(todo) <= 1:
-                self._pool.kill()  # not worth it for one (graded here instead); nothing was sent to it
+            if self._pool is not None and not todo:
+                self._pool.kill()  # everything was graded before: what it started on is not needed
                 self._pool = None
             yield from cached
             for file, result in self._grade(todo):

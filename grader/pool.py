@@ -7,7 +7,11 @@ and Alembic, ~0.5 s of CPU per worker; a user's script without a ``__main__`` gu
 outright), and its results come back pickled.
 
 The workers start loading as soon as ``start`` returns, so their start-up overlaps whatever the
-caller does next (opening the gradebook, finding what is already graded).
+caller does next (opening the gradebook, finding what is already graded). ``start`` also hands
+each worker its first submissions, so that it grades them as soon as it is ready rather than
+idling until the caller knows what is left to grade. A worker handed one the caller turns out
+not to need (graded before) is replaced by a fresh one: it may be stuck in that submission for
+as long as its time limits allow.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import selectors
 import signal
 import subprocess
 import sys
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
@@ -34,6 +38,13 @@ if TYPE_CHECKING:
 
 #: Seconds a worker gets to close its grader and exit at the end of a batch.
 CLOSE_TIMEOUT = 15.0
+#: Requests a worker holds at once: it never waits for the coordinator to read its last answer.
+IN_FLIGHT = 2
+#: Environment variables that set the thread pools of numpy's BLAS, torch and friends: one thread
+#: each in a worker, since the workers already keep every core busy (oversubscribed BLAS threads
+#: spin on cores another worker needs). Values the user set are kept.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS")
 
 
 class WorkerBug(RuntimeError):
@@ -74,46 +85,73 @@ class WorkerPool:
         self.visibility = visibility
         self.require_isolation = require_isolation
         self._workers: list[_Worker] = []
+        self._queue: deque = deque()
+        self._ids = count()
 
-    def start(self) -> "WorkerPool":
-        config = json.dumps({"course_root": str(self.course_root), "assignment": self.assignment.name,
-                             "visibility": self.visibility, "require_isolation": self.require_isolation})
-        # -P: the current folder must not shadow numpy or grader with a file of the same name.
-        command = [sys.executable, "-P", "-m", "grader.worker", str(os.getpid())]
+    def start(self, likely: list[SubmissionFile] = ()) -> "WorkerPool":
+        """Start the workers and hand each its first requests from ``likely`` (the batch, before
+        the caller knows which of it is graded already)."""
         try:
             for _ in range(self.size):
-                process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                           process_group=0)  # Ctrl-C in a terminal reaches the coordinator only
-                self._workers.append(_Worker(process))
-                self._send(self._workers[-1], config)
+                self._workers.append(self._spawn())
+            self._queue.extend(list(likely)[:IN_FLIGHT * self.size])
+            for worker in self._workers:
+                self._feed(worker)
         except BaseException:
             self.kill()
             raise
         return self
 
+    def _spawn(self) -> _Worker:
+        # -P: the current folder must not shadow numpy or grader with a file of the same name.
+        command = [sys.executable, "-P", "-m", "grader.worker", str(os.getpid())]
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   env={**{name: "1" for name in THREAD_VARIABLES}, **os.environ},
+                                   process_group=0)  # Ctrl-C in a terminal reaches the coordinator only
+        worker = _Worker(process)
+        self._send(worker, json.dumps({"course_root": str(self.course_root), "assignment": self.assignment.name,
+                                       "visibility": self.visibility, "require_isolation": self.require_isolation}))
+        return worker
+
+    def _feed(self, worker: _Worker) -> None:
+        # One request in flight near the end, so no worker idles while another has a queue.
+        room = IN_FLIGHT if len(self._queue) >= len(self._workers) else 1
+        while self._queue and len(worker.in_flight) < room:
+            file = self._queue.popleft()
+            request = next(self._ids)
+            worker.in_flight.append((request, file))
+            self._send(worker, json.dumps({"id": request, "path": str(file.path), "student": file.student}))
+
+    def _keep_only(self, files: list[SubmissionFile]) -> None:
+        """Queue ``files`` behind the requests already handed out for them; replace every worker
+        that holds a request for anything else."""
+        unsent = Counter(files)
+        for index, worker in enumerate(self._workers):
+            held = Counter(file for _, file in worker.in_flight)
+            if held <= unsent:
+                unsent -= held
+                continue
+            worker.process.kill()
+            self._reap(worker)
+            self._workers[index] = self._spawn()
+        self._queue = deque()
+        for file in files:
+            if unsent[file]:
+                unsent[file] -= 1
+                self._queue.append(file)
+
     # --- grading ---------------------------------------------------------------------------------
 
     def grade(self, files: list[SubmissionFile]) -> Iterator[tuple[SubmissionFile, SubmissionResult]]:
-        """Grade ``files`` across the workers; yields ``(file, result)`` in the order they finish."""
+        """Grade ``files`` across the workers; yields ``(file, result)`` in the order they finish.
+        What ``start`` handed out counts where it is among ``files``."""
         if not self._workers:
             raise RuntimeError("WorkerPool.start() was not called")
-        queue = deque(files)
-        ids = count()
-
-        def feed(worker: _Worker) -> None:
-            # Two requests in flight per worker, so a worker never waits for the coordinator to
-            # read its last answer; one near the end, so no worker idles while another has a queue.
-            room = 2 if len(queue) >= len(self._workers) else 1
-            while queue and len(worker.in_flight) < room:
-                file = queue.popleft()
-                request = next(ids)
-                worker.in_flight.append((request, file))
-                self._send(worker, json.dumps({"id": request, "path": str(file.path), "student": file.student}))
-
+        self._keep_only(files)
         with selectors.DefaultSelector() as selector:
             for worker in self._workers:
                 selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
-                feed(worker)
+                self._feed(worker)
             remaining = len(files)
             while remaining:
                 for key, _ in selector.select():
@@ -125,12 +163,12 @@ class WorkerPool:
                             worker.ready = True
                             continue
                         request, file = worker.in_flight.popleft()
-                        if "error" in message:
-                            _raise(message["error"], f"on {file.path}")
                         if message.get("id") != request:
                             raise WorkerBug(f"a grading worker answered request {message.get('id')} "
                                             f"instead of {request}")
-                        feed(worker)  # before handing the result on: the worker keeps busy meanwhile
+                        if "error" in message:
+                            _raise(message["error"], f"on {file.path}")
+                        self._feed(worker)  # before handing the result on: the worker keeps busy meanwhile
                         remaining -= 1
                         yield file, SubmissionResult.from_dict(message["result"])
 
@@ -202,13 +240,17 @@ class WorkerPool:
         for worker in self._workers:
             worker.process.kill()
         for worker in self._workers:
-            worker.process.wait()
-            for stream in (worker.process.stdin, worker.process.stdout):
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+            self._reap(worker)
         self._workers = []
+
+    @staticmethod
+    def _reap(worker: _Worker) -> None:
+        worker.process.wait()
+        for stream in (worker.process.stdin, worker.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
 
     def __enter__(self) -> "WorkerPool":
         return self.start()

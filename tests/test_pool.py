@@ -20,6 +20,7 @@ from grader.assignment import get_assignment
 from grader.batch import Batch, find_submissions
 from grader.cli import cli
 from grader.errors import SandboxError
+from grader.gradebook import Gradebook
 from grader.grading import Grader
 from grader.sandbox.forkserver import ForkServer
 
@@ -158,3 +159,62 @@ def test_the_command_line_loads_numpy_sqlalchemy_and_rich_only_when_a_command_ne
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'sqlalchemy', 'rich', 'torch'}))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_first_submissions_are_handed_out_before_the_gradebook_is_read(tmp_path):
+    spec = get_assignment("perceptron", ROOT)
+    files = find_submissions([_submissions(tmp_path / "subs", 6)], spec.module)
+    with Batch(spec, files, course_root=ROOT, jobs=2) as batch:
+        handed_out = [file for worker in batch._pool._workers for _, file in worker.in_flight]  # noqa: SLF001
+        assert sorted(f.student for f in handed_out) == ["s00", "s01", "s02", "s03"]
+        assert sorted(r.student for r in batch.results(None)) == [f"s{i:02d}" for i in range(6)]
+
+
+def test_a_worker_handed_a_submission_graded_before_is_replaced_instead_of_grading_it(tmp_path):
+    # It could be stuck in it for as long as its time limits allow (an infinite loop in every check).
+    spec = get_assignment("perceptron", ROOT)
+    subs = _submissions(tmp_path / "subs", 5)
+    with Gradebook.open(str(tmp_path / "g.db")) as gradebook:
+        graded = [f for f in find_submissions([subs], spec.module) if f.student in ("s00", "s01")]
+        assert len(list(Batch(spec, graded, course_root=ROOT, jobs=1).start().results(gradebook))) == 2
+        with Batch(spec, find_submissions([subs], spec.module), course_root=ROOT, jobs=2) as batch:
+            first, second = (w.process for w in batch._pool._workers)  # noqa: SLF001 - what the test watches
+            results = list(batch.results(gradebook))
+        assert first.poll() == -signal.SIGKILL  # it held s00 and s01
+        assert second.poll() == 0  # it held s02 and s03, both new: it graded them and closed
+        assert sorted((r.student, r.cached) for r in results) == [
+            ("s00", True), ("s01", True), ("s02", False), ("s03", False), ("s04", False)]
+
+
+def test_submissions_handed_out_early_but_graded_before_are_neither_stored_nor_reported_twice(tmp_path):
+    subs = _submissions(tmp_path / "subs", 4)
+    db = tmp_path / "g.db"
+    grade = ["grade", "perceptron", str(subs), "--db", str(db), "--jobs", "2"]
+    assert CliRunner().invoke(cli, grade).exit_code == 0
+    write(subs / "s04.py", f"# student 4\n{CORRECT}")  # sorts last: the workers start on s00-s03, all graded
+
+    again = CliRunner().invoke(cli, grade)
+    assert again.exit_code == 0, again.output
+    assert "1 graded, 4 unchanged since their last grading" in again.output
+    runs = sorted(_stored_runs(db))
+    assert [student for student, _ in runs] == [f"s{i:02d}" for i in range(5)]  # one run each
+    assert len({checks for _, checks in runs}) == 1 and runs[0][1] > 0  # each with every check
+
+    unchanged = CliRunner().invoke(cli, grade)
+    assert unchanged.exit_code == 0, unchanged.output
+    assert "0 graded, 5 unchanged" in unchanged.output
+    assert len(_stored_runs(db)) == 5
+
+
+def test_workers_run_numpy_and_torch_on_one_thread_unless_told_otherwise(make_course, tmp_path):
+    # --jobs already keeps every core busy: a BLAS or OpenMP pool per worker would fight over them.
+    course = make_course()
+    checks = course / "assignments" / "perceptron" / "checks.py"
+    checks.write_text(checks.read_text().replace('"""\n', '"""\nimport os\nprint("worker threads:", os.environ.get('
+                                                 '"OMP_NUM_THREADS"), os.environ.get("OPENBLAS_NUM_THREADS"))\n', 1))
+    environment = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run([str(Path(sys.executable).parent / "grader"), "--course", str(course), "grade", "perceptron",
+                           str(_submissions(tmp_path / "subs", 2)), "--db", str(tmp_path / "g.db"), "--jobs", "2"],
+                          capture_output=True, text=True, timeout=120, env={**environment, "OMP_NUM_THREADS": "3"})
+    assert done.returncode == 0, done.stderr
+    assert "worker threads: 3 1" in done.stderr
