@@ -234,3 +234,32 @@ def test_check_warns_about_missing_isolation_layers_and_still_grades(monkeypatch
     assert result.exit_code == 0 and "17 / 17 points" in result.stdout
     assert result.stderr.startswith("warning: this host does not allow every sandbox layer (missing: no network")
     assert "your code still runs in a separate, resource-limited process" in result.stderr
+
+
+def _console(tmp_path, *args):
+    """The installed console entry point (grader.cli:main), with an exit handler registered first."""
+    import subprocess
+    import sys
+
+    script = ("import atexit, sys, grader.cli\n"
+              "atexit.register(lambda: print('exit handler ran', file=sys.stderr))\n"
+              f"sys.argv = ['grader', *{list(map(str, args))!r}]\n"
+              "grader.cli.main()\n")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+
+def test_the_console_command_ends_with_its_exit_code_its_output_flushed_and_exit_handlers_run(tmp_path):
+    # main() skips the interpreter's teardown (os._exit): nothing it prints or registers may be lost.
+    db = tmp_path / "g.db"
+    graded = _console(tmp_path, "grade", "perceptron", PERCEPTRON / "correct.py", "--db", db, "--json")
+    assert graded.returncode == 0, graded.stderr
+    assert json.loads(graded.stdout)["score"] == 32.0  # buffered stdout (a pipe) arrived in full
+    assert "exit handler ran" in graded.stderr
+
+    exported = _console(tmp_path, "export", "perceptron", "--db", db, "--format", "json")
+    assert exported.returncode == 0 and json.loads(exported.stdout)[0]["student"] == "correct"
+
+    unknown = _console(tmp_path, "grade", "nosuch", PERCEPTRON / "correct.py", "--db", db)
+    assert unknown.returncode == 1
+    assert unknown.stderr.splitlines() == ["AssignmentError: unknown assignment 'nosuch' (available: backprop, "
+                                           "conv, perceptron, training)", "exit handler ran"]
