@@ -16,7 +16,11 @@ measures, on this machine:
 3. the grader's own overhead per submission, ``duration - student_seconds``;
 4. the speed-up of ``--jobs 2`` over ``--jobs 1``, and beside it this machine's own: how much
    faster two busy-looping processes get through work than one (on a VM, two cores are not
-   always two cores' worth; no program can scale past that figure here).
+   always two cores' worth; no program can scale past that figure here), and how much faster
+   two graders that know nothing of each other (two processes grading 60 submissions each,
+   no gradebook, no coordinator) get through them than one: grading's own mix of Python,
+   NumPy and kernel work (fork, namespaces, mounts, copy-on-write faults) shares two cores
+   less well than a busy loop does, so that is the ceiling for ``--jobs 2`` here.
 
 Wall-clock figures are only as good as the machine is quiet: every run also reports the
 CPU our processes used and how many cores other processes kept busy meanwhile (``others``).
@@ -53,6 +57,7 @@ TARGET_RATIO = 30.0  # naive / ours
 TARGET_OVERHEAD_MS = 50.0  # median per-submission grader overhead
 TARGET_SPEEDUP = 1.7  # jobs 2 over jobs 1
 QUIET_CORES = 0.3  # other processes busier than this make wall-clock figures suspect
+CAPACITY_SUBMISSIONS = 60  # graded by each independent grader for the machine's capacity figure
 
 # The naive grader: one fresh interpreter per submission, everything in-process, no sandbox.
 NAIVE_DRIVER = r'''
@@ -341,6 +346,55 @@ def run_api(folder: Path, db: Path, jobs: int) -> dict:
     return {"m": measured, "arrivals": report["arrivals"], "results": results}
 
 
+# One grader in a process of its own (a warm parent, no gradebook): started, it says so and waits
+# for a line on stdin, so that two of them can be set off at the same moment; then it grades the
+# files and prints how long that took.
+GRADER_DRIVER = r'''
+import sys, time
+from pathlib import Path
+from grader.assignment import get_assignment
+from grader.batch import find_submissions
+from grader.grading import Grader
+
+repo, assignment, folder, count = sys.argv[1:5]
+spec = get_assignment(assignment, Path(repo))
+files = find_submissions([Path(folder)], spec.module)[:int(count)]
+with Grader(spec) as grader:
+    print("ready", flush=True)
+    sys.stdin.readline()
+    started = time.monotonic()
+    for file in files:
+        grader.grade_file(file.path, file.student)
+    print(time.monotonic() - started, flush=True)
+'''
+
+
+def independent_graders(folder: Path, count: int) -> float:
+    """How much more two graders that know nothing of each other (two processes, each with its
+    own warm parent and sandboxes, no gradebook) get through than one: the most ``--jobs 2`` could
+    reach with grading's own mix of Python, NumPy and kernel work (fork, namespaces, mounts, page
+    faults), which a busy loop does not have."""
+
+    def grade(graders: int) -> float:
+        processes = [subprocess.Popen([sys.executable, "-c", GRADER_DRIVER, str(REPO), ASSIGNMENT, str(folder),
+                                       str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+                     for _ in range(graders)]
+        try:
+            for process in processes:
+                if process.stdout.readline().strip() != "ready":
+                    raise SystemExit("a grader for the capacity figure did not start")
+            for process in processes:
+                process.stdin.write("go\n")
+                process.stdin.flush()
+            return max(float(process.stdout.readline()) for process in processes)
+        finally:
+            for process in processes:
+                process.stdin.close()
+                process.wait()
+
+    return 2 * grade(1) / grade(2)
+
+
 def run_cli(folder: Path, db: Path, jobs: int) -> dict:
     grader = Path(sys.executable).with_name("grader")
     command = [str(grader), "grade", ASSIGNMENT, str(folder), "--db", str(db), "--jobs", str(jobs)]
@@ -418,12 +472,17 @@ def main() -> int:
 
         print(f"grading {n} correct {ASSIGNMENT} submissions in {tmp} ...", flush=True)
         runs: dict[int, list[dict]] = {1: [], 2: []}
-        capacities: list[float] = []  # measured before each pair: it drifts as much as the runs
+        # Measured before each pair: they drift as much as the runs do.
+        capacities: list[float] = []  # two busy loops against one
+        grader_capacities: list[float] = []  # two independent graders against one
 
         def measure_capacity() -> None:
             settle()
             capacities.append(machine_capacity(0.3, repeat=1))
-            print(f"  this machine now: two busy loops get {capacities[-1]:.2f}x the work of one", flush=True)
+            settle()
+            grader_capacities.append(independent_graders(tmp / "submissions", CAPACITY_SUBMISSIONS))
+            print(f"  this machine now: two processes get {capacities[-1]:.2f}x the work of one in a busy loop, "
+                  f"two independent graders {grader_capacities[-1]:.2f}x", flush=True)
 
         for attempt in range(max(1, args.repeat)):
             measure_capacity()
@@ -527,8 +586,11 @@ def main() -> int:
     if cli_pairs:
         speedup_row("speed-up jobs=2 over jobs=1 (CLI)", cli_pairs)
     capacities.sort()
+    grader_capacities.sort()
     row("  this machine's own: 2 busy loops vs 1", f"{statistics.median(capacities):7.2f}x (before each pair: "
-        f"{', '.join(f'{c:.2f}' for c in capacities)})", "(the ceiling for any program here)")
+        f"{', '.join(f'{c:.2f}' for c in capacities)})", "(the ceiling for a tight loop)")
+    row("  2 independent graders vs 1", f"{statistics.median(grader_capacities):7.2f}x (before each pair: "
+        f"{', '.join(f'{c:.2f}' for c in grader_capacities)})", "(the ceiling for grading here)")
 
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)
