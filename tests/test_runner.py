@@ -75,6 +75,18 @@ def test_segfault_is_reported_as_such(quick_grader, tmp_path):
     assert check.message.endswith("crashed with a segmentation fault (SIGSEGV)")
 
 
+def test_running_out_of_cpu_time_is_reported_as_such_not_as_a_mystery_kill(make_course, forkserver, tmp_path):
+    # As PID 1 of its namespace the sandbox never sees the soft limit's SIGXCPU, only the hard
+    # limit's SIGKILL, which alone would read like the out-of-memory killer.
+    root = make_course(check_timeout=20.0, load_timeout=20.0, cpu_seconds=1)
+    with Grader(get_assignment("perceptron", root), forkserver=forkserver) as grader:
+        source = CORRECT + "\ndef activation(name, z):\n    while True:\n        pass\n"
+        check = by_name(grade_source(grader, tmp_path, source))["all_seven_activations"]
+    assert check.status == "error"
+    assert check.message == ("your code stopped the sandbox during activation(): "
+                             "it used more than 1 s of CPU time")
+
+
 def test_sys_exit_in_a_function_is_an_error_not_a_crash(quick_grader, tmp_path):
     source = CORRECT + "\nimport sys\ndef activation(name, z):\n    sys.exit(4)\n"
     check = by_name(grade_source(quick_grader, tmp_path, source))["all_seven_activations"]

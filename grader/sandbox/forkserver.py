@@ -165,11 +165,12 @@ class ForkServer:
             raise SandboxError(f"the sandbox parent could not start a sandbox: {reply.get('error')}")
         return int(reply["pid"])
 
-    def wait(self, pid: int, grace: float = 0.0) -> int:
+    def wait(self, pid: int, grace: float = 0.0) -> tuple[int, float]:
         """Give a child ``grace`` seconds to exit, then kill its process group and reap it.
 
-        Returns the child's raw wait status."""
-        return int(self._ask({"op": "wait", "pid": pid, "grace": grace})["status"])
+        Returns the child's raw wait status and the CPU seconds it used."""
+        reply = self._ask({"op": "wait", "pid": pid, "grace": grace})
+        return int(reply["status"]), float(reply.get("cpu", 0.0))
 
     @property
     def running(self) -> bool:

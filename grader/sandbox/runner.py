@@ -64,11 +64,11 @@ class _DeadlineReader:
         return self._sock.recv(min(count, 1 << 20))
 
 
-def describe_exit(status: int, limits: Limits) -> str:
-    """Why a sandboxed process ended, in a student's words."""
+def describe_exit(status: int, limits: Limits, cpu_seconds: float = 0.0) -> str:
+    """Why a sandboxed process ended, in a student's words; ``cpu_seconds`` is the CPU time it used."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        if sig == signal.SIGXCPU:
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_seconds >= limits.cpu_seconds):
             return f"used more than {limits.cpu_seconds} s of CPU time"
         if sig == signal.SIGXFSZ:
             return f"wrote a file larger than the {limits.file_size_mb} MiB limit"
@@ -174,8 +174,8 @@ class Sandbox:
             self._socket = None
         if self.pid is not None:
             try:
-                status = self._forkserver.wait(self.pid, grace=grace)
-                self.exit_reason = describe_exit(status, self._limits)
+                status, cpu_seconds = self._forkserver.wait(self.pid, grace=grace)
+                self.exit_reason = describe_exit(status, self._limits, cpu_seconds)
             except Exception:  # noqa: BLE001 - the zygote may be gone; nothing left to reap then
                 self.exit_reason = "ended unexpectedly"
             if self._forkserver.host_pids:

@@ -86,26 +86,28 @@ def _kill(pid: int) -> None:
             pass
 
 
-def _reap(pid: int, grace: float) -> int:
-    """Wait up to ``grace`` seconds for ``pid`` to exit, then kill it; its wait status."""
+def _reap(pid: int, grace: float) -> tuple[int, float]:
+    """Wait up to ``grace`` seconds for ``pid`` to exit, then kill it; its wait status and the CPU
+    seconds it used (with the RLIMIT_CPU hard limit a SIGKILL is all its status says: as PID 1 of
+    its namespace it never sees the soft limit's SIGXCPU, which only the CPU time explains)."""
     deadline = time.monotonic() + grace
     try:
         while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, status, usage = os.wait4(pid, os.WNOHANG)
             if done:
                 break
             if time.monotonic() >= deadline:
                 _kill(pid)
-                _, status = os.waitpid(pid, 0)
+                _, status, usage = os.wait4(pid, 0)
                 break
             time.sleep(0.005)
     except ChildProcessError:
-        return 0
+        return 0, 0.0
     try:
         os.killpg(pid, signal.SIGKILL)  # anything it left behind in its group
     except OSError:
         pass
-    return status
+    return status, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -172,9 +174,9 @@ def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int)
             control.send(json.dumps({"pid": pid}).encode())
         elif request["op"] == "wait":
             pid = int(request["pid"])
-            status = _reap(pid, float(request.get("grace", 0.0)))
+            status, cpu = _reap(pid, float(request.get("grace", 0.0)))
             children.pop(pid, None)
-            control.send(json.dumps({"status": status}).encode())
+            control.send(json.dumps({"status": status, "cpu": cpu}).encode())
     for pid in children:
         _kill(pid)
     for pid, scratch in children.items():
