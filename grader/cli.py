@@ -122,7 +122,7 @@ def check(ctx: click.Context, assignment: str, file: Path, student: str | None) 
               help="Gradebook: a SQLite file path or any SQLAlchemy URL.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per submission per line on stdout, nothing else.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Submissions graded at once [default: number of cores].")
+              help="Submissions graded at once [default: the number of CPUs it may use].")
 @click.option("--force", is_flag=True, help="Regrade submissions whose content was graded before.")
 @click.option("--insecure", is_flag=True,
               help="Grade even if this host does not allow the sandbox's namespace layers (trusted files only).")
@@ -146,6 +146,7 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
     """
     from grader.batch import Batch, find_submissions, with_submission_times
     from grader.lateness import parse_moment
+    from grader.pool import allowed_cpus
 
     spec = get_assignment(assignment, _course(ctx))
     files = find_submissions(list(paths), spec.module)
@@ -154,7 +155,7 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
     files = with_submission_times(
         files, submitted_at=parse_moment(submitted_at, what="--submitted-at") if submitted_at else None,
         manifest=manifest)
-    jobs = jobs or os.cpu_count() or 1
+    jobs = jobs or len(allowed_cpus()) or os.cpu_count() or 1
     results = []
     # Without --insecure the sandboxes refuse to start, with one line why, where student code
     # would not be isolated; nothing is graded then. A broken checks.py or reference fails

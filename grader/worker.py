@@ -4,7 +4,8 @@ It keeps one ``Grader`` (and so one warm sandbox parent) for the whole batch and
 lines with the coordinator, on descriptors of its own (checks printing for debugging cannot
 corrupt them: the process's stdout goes to stderr):
 
-- in: first the configuration ``{"course_root", "assignment", "visibility", "require_isolation"}``,
+- in: first the configuration ``{"course_root", "assignment", "visibility", "require_isolation", "cpu"}``
+  (``cpu``: the one CPU to run on, with the warm parent and sandboxes, or null),
   then one ``{"id": N, "path": ..., "student": ...}`` per submission; end of file ends the worker;
 - out: ``{"ready": true}`` once the grader started, or ``{"error": ERROR}`` if it cannot; then
   ``{"id": N, "result": SubmissionResult.to_dict()}`` or ``{"id": N, "error": ERROR}`` per request,
@@ -43,6 +44,11 @@ def serve(requests, replies) -> None:
     if not line:
         return
     config = json.loads(line)
+    if config.get("cpu") is not None:
+        try:  # before the warm parent starts: it and every sandbox inherit the affinity
+            os.sched_setaffinity(0, {int(config["cpu"])})
+        except OSError:
+            pass  # the CPU went offline or out of our cpuset meanwhile: any will do
     forkserver = None
     try:
         from grader.assignment import get_assignment

@@ -22,6 +22,7 @@ from grader.cli import cli
 from grader.errors import SandboxError
 from grader.gradebook import Gradebook
 from grader.grading import Grader
+from grader.pool import WorkerPool, allowed_cpus
 from grader.sandbox.forkserver import ForkServer
 
 CORRECT = (SAMPLES / "perceptron" / "correct.py").read_text()
@@ -218,3 +219,52 @@ def test_workers_run_numpy_and_torch_on_one_thread_unless_told_otherwise(make_co
                           capture_output=True, text=True, timeout=120, env={**environment, "OMP_NUM_THREADS": "3"})
     assert done.returncode == 0, done.stderr
     assert "worker threads: 3 1" in done.stderr
+
+
+def _affinity_of(pid: int) -> set[int] | None:
+    try:
+        return os.sched_getaffinity(pid)
+    except ProcessLookupError:  # a sandbox that ended meanwhile
+        return None
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for child in _children(pid):
+        found += [child, *_descendants(child)]
+    return found
+
+
+@pytest.mark.skipif(len(allowed_cpus()) < 2, reason="needs two CPUs")
+def test_with_a_worker_per_cpu_each_worker_its_warm_parent_and_sandboxes_keep_to_one_cpu(tmp_path):
+    spec = get_assignment("perceptron", ROOT)
+    cpus = allowed_cpus()
+    files = find_submissions([_submissions(tmp_path / "subs", len(cpus) + 1)], spec.module)
+    with Batch(spec, files, course_root=ROOT, jobs=len(cpus)) as batch:
+        stream = batch.results(None)
+        next(stream)  # every worker has started by now, and its warm parent
+        workers = [w.process.pid for w in batch._pool._workers]  # noqa: SLF001 - what the test watches
+        pinned = [_affinity_of(pid) for pid in workers]
+        below = [(_affinity_of(child), _affinity_of(pid)) for pid in workers for child in _descendants(pid)]
+        below = [child == worker for child, worker in below if child is not None]
+        list(stream)
+    assert sorted(cpu for cpus_of in pinned for cpu in cpus_of) == cpus  # one CPU each, all different
+    assert below and all(below)  # warm parents (and any sandbox alive then) inherited it
+
+
+@pytest.mark.skipif(len(allowed_cpus()) < 2, reason="needs two CPUs")
+@pytest.mark.parametrize("more", [-1, +1], ids=["fewer workers than CPUs", "more workers than CPUs"])
+def test_workers_are_left_for_the_kernel_to_place_unless_there_is_one_per_cpu(tmp_path, more):
+    # Two runs of fewer workers than CPUs would otherwise both be pinned to the first CPUs.
+    spec = get_assignment("perceptron", ROOT)
+    size = len(allowed_cpus()) + more
+    files = find_submissions([_submissions(tmp_path / "subs", size)], spec.module)
+    seen = []
+    pool = WorkerPool(spec, workers=size, course_root=ROOT).start(likely=files)
+    try:
+        for _ in pool.grade(files):
+            if not seen and all(w.ready for w in pool._workers):  # noqa: SLF001 - each has read its configuration
+                seen = [_affinity_of(w.process.pid) for w in pool._workers]  # noqa: SLF001
+    finally:
+        pool.close()
+    assert len(seen) == size and all(cpus == set(allowed_cpus()) for cpus in seen)
