@@ -17,10 +17,11 @@ measures, on this machine:
 4. the speed-up of ``--jobs 2`` over ``--jobs 1``, and beside it this machine's own: how much
    faster two busy-looping processes get through work than one (on a VM, two cores are not
    always two cores' worth; no program can scale past that figure here), and how much faster
-   two graders that know nothing of each other (two processes grading 60 submissions each,
-   no gradebook, no coordinator) get through them than one: grading's own mix of Python,
-   NumPy and kernel work (fork, namespaces, mounts, copy-on-write faults) shares two cores
-   less well than a busy loop does, so that is the ceiling for ``--jobs 2`` here.
+   two graders that know nothing of each other (two processes grading 60 submissions each on
+   a CPU of their own, no gradebook, no coordinator) get through them than one: grading's
+   own mix of Python, NumPy and kernel work (fork, namespaces, mounts, copy-on-write faults)
+   shares two cores less well than a busy loop does, so that is the ceiling for
+   ``--jobs 2`` here.
 
 Wall-clock figures are only as good as the machine is quiet: every run also reports the
 CPU our processes used and how many cores other processes kept busy meanwhile (``others``).
@@ -346,17 +347,19 @@ def run_api(folder: Path, db: Path, jobs: int) -> dict:
     return {"m": measured, "arrivals": report["arrivals"], "results": results}
 
 
-# One grader in a process of its own (a warm parent, no gradebook): started, it says so and waits
-# for a line on stdin, so that two of them can be set off at the same moment; then it grades the
-# files and prints how long that took.
+# One grader in a process of its own (a warm parent, no gradebook) on one CPU, as a worker of
+# `--jobs N` is with one worker per CPU: started, it says so and waits for a line on stdin, so
+# that two of them can be set off at the same moment; then it grades the files and prints how
+# long that took.
 GRADER_DRIVER = r'''
-import sys, time
+import os, sys, time
 from pathlib import Path
 from grader.assignment import get_assignment
 from grader.batch import find_submissions
 from grader.grading import Grader
 
-repo, assignment, folder, count = sys.argv[1:5]
+repo, assignment, folder, count, cpu = sys.argv[1:6]
+os.sched_setaffinity(0, {int(cpu)})
 spec = get_assignment(assignment, Path(repo))
 files = find_submissions([Path(folder)], spec.module)[:int(count)]
 with Grader(spec) as grader:
@@ -370,15 +373,18 @@ with Grader(spec) as grader:
 
 
 def independent_graders(folder: Path, count: int) -> float:
-    """How much more two graders that know nothing of each other (two processes, each with its
-    own warm parent and sandboxes, no gradebook) get through than one: the most ``--jobs 2`` could
-    reach with grading's own mix of Python, NumPy and kernel work (fork, namespaces, mounts, page
-    faults), which a busy loop does not have."""
+    """How much more two graders that know nothing of each other (two processes on a CPU each,
+    each with its own warm parent and sandboxes, no gradebook) get through than one: the most
+    ``--jobs 2`` could reach with grading's own mix of Python, NumPy and kernel work (fork,
+    namespaces, mounts, page faults), which a busy loop does not have."""
+
+    cpus = sorted(os.sched_getaffinity(0))
 
     def grade(graders: int) -> float:
         processes = [subprocess.Popen([sys.executable, "-c", GRADER_DRIVER, str(REPO), ASSIGNMENT, str(folder),
-                                       str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
-                     for _ in range(graders)]
+                                       str(count), str(cpus[index % len(cpus)])],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+                     for index in range(graders)]
         try:
             for process in processes:
                 if process.stdout.readline().strip() != "ready":
