@@ -20,8 +20,8 @@ measures, on this machine:
    two graders that know nothing of each other (two processes grading 60 submissions each on
    a CPU of their own, no gradebook, no coordinator) get through them than one: grading's
    own mix of Python, NumPy and kernel work (fork, namespaces, mounts, copy-on-write faults)
-   shares two cores less well than a busy loop does, so that is the ceiling for
-   ``--jobs 2`` here.
+   shares two cores differently from a busy loop, so that is the ceiling for ``--jobs 2``
+   here.
 
 Wall-clock figures are only as good as the machine is quiet: every run also reports the
 CPU our processes used and how many cores other processes kept busy meanwhile (``others``).

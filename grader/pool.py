@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Iterator
 from grader import errors
 from grader.errors import SandboxError
 from grader.results import SubmissionResult
+from grader.sandbox.limits import ONE_THREAD
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
@@ -40,11 +41,6 @@ if TYPE_CHECKING:
 CLOSE_TIMEOUT = 15.0
 #: Requests a worker holds at once: it never waits for the coordinator to read its last answer.
 IN_FLIGHT = 2
-#: Environment variables that set the thread pools of numpy's BLAS, torch and friends: one thread
-#: each in a worker, since the workers already keep every core busy (oversubscribed BLAS threads
-#: spin on cores another worker needs). Values the user set are kept.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS")
 
 
 class WorkerBug(RuntimeError):
@@ -128,7 +124,7 @@ class WorkerPool:
         # -P: the current folder must not shadow numpy or grader with a file of the same name.
         command = [sys.executable, "-P", "-m", "grader.worker", str(os.getpid())]
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   env={**{name: "1" for name in THREAD_VARIABLES}, **os.environ},
+                                   env={**ONE_THREAD, **os.environ},  # what the user set wins
                                    process_group=0)  # Ctrl-C in a terminal reaches the coordinator only
         worker = _Worker(process, cpu)
         self._send(worker, json.dumps({"course_root": str(self.course_root), "assignment": self.assignment.name,

@@ -66,6 +66,13 @@ def apply_rlimits(request: dict, base_address_space: int) -> None:
         resource.setrlimit(limit, (soft, hard))
 
 
+#: One thread for each numerical library's pool, in sandboxes and in grading workers: forked
+#: children of a multi-threaded OpenMP runtime hang, and parallelism comes from grading several
+#: submissions at once (a pool per process would spin on cores the other workers need).
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                     "NUMEXPR_NUM_THREADS")}
+
+
 def sandbox_environment(scratch: str | None = None, tmp: str | None = None) -> dict[str, str]:
     """The whole environment a sandboxed process sees: nothing inherited, no secrets."""
     env = {
@@ -76,12 +83,7 @@ def sandbox_environment(scratch: str | None = None, tmp: str | None = None) -> d
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
         "MPLBACKEND": "Agg",
-        # One thread per sandbox: forked children of a multi-threaded OpenMP runtime hang,
-        # and parallelism comes from grading several submissions at once.
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "NUMEXPR_NUM_THREADS": "1",
+        **ONE_THREAD,
     }
     if scratch:
         env.update(HOME=scratch, TMPDIR=tmp or scratch)
