@@ -8,7 +8,10 @@ A check is a function of one argument, the ``CheckContext``, decorated with ``@c
         expect_equal(ctx.student.step(0.0), 0, name="step(0)")
 
 It passes by returning and fails by raising ``CheckFailed`` (the ``expect_*`` helpers do
-that with a message a student can act on). Checks run in the trusted process; every call
+that with a message a student can act on). A check that earns part of its points returns
+``Partial(fraction, message)`` (an accuracy between two thresholds, say). Numbers worth keeping
+beside the score (accuracy, training seconds, a parameter count: what a leaderboard ranks)
+go into ``ctx.metrics``. Checks run in the trusted process; every call
 on ``ctx.student`` or ``ctx.harness`` travels to the sandbox and back.
 """
 
@@ -17,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -31,6 +34,20 @@ _definition_order = itertools.count()
 
 class CheckFailed(Exception):
     """The student's result is wrong; the message says how."""
+
+
+@dataclass(frozen=True)
+class Partial:
+    """What a check returns to earn ``fraction`` of its points (0 to 1), saying why in ``message``."""
+
+    #: Share of the check's points earned; 1 counts as passed, anything less as failed.
+    fraction: float
+    #: What the student earned and why (shown like a failure's message; may be empty at 1).
+    message: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.fraction, (int, float)) or not 0.0 <= float(self.fraction) <= 1.0:
+            raise ValueError(f"Partial fraction must be a number between 0 and 1, not {self.fraction!r}")
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,11 @@ class CheckContext:
     student_id: str
     #: ``ctx.reference_harness.fn(*args)`` runs harness ``fn(reference, *args)`` in the trusted process.
     reference_harness: Any = None
+    #: The assignment's own settings: the tables of assignment.toml that the grader does not
+    #: read itself (``[scoring]``, ``[training]``, ...), as parsed.
+    settings: dict = field(default_factory=dict)
+    #: Numbers the check measured, stored with its result (``ctx.metrics["accuracy"] = 0.97``).
+    metrics: dict = field(default_factory=dict)
 
     def student_value(self, name: str):
         """A module-level value of the student's (``ANSWERS``), fetched from the sandbox."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.assignment import Assignment
-from grader.checks import Check, CheckContext, CheckFailed, check_seed
+from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
 from grader.results import CheckResult, SubmissionResult
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.outcomes import SandboxOutcome
@@ -29,6 +29,23 @@ def _position(note: str) -> int:
     """Where a note points in the file (``cell 9: ...`` -> 9), so notes read top to bottom."""
     match = _POSITION.match(note)
     return int(match.group(1)) if match else 0
+
+
+#: At most this many metrics per check, each name at most 64 characters.
+MAX_METRICS = 32
+
+
+def _metrics(measured: dict) -> dict[str, float]:
+    """A check's metrics as stored: string names, finite floats (others are dropped)."""
+    kept: dict[str, float] = {}
+    for name, value in list(measured.items())[:MAX_METRICS]:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(name, str) and name and np.isfinite(number):
+            kept[name[:64]] = number
+    return kept
 
 
 class _ReferenceHarness:
@@ -167,16 +184,21 @@ class Grader:
             seed=assignment.seed,
             student_id=submission.student,
             reference_harness=_ReferenceHarness(assignment.harness_module, assignment.reference),
+            settings=assignment.extra,
         )
         timeout = check.timeout if check.timeout is not None else assignment.limits.check_timeout
         started = time.monotonic()
+        fraction = 0.0
         try:
             # (Re)loading the submission has its own limits; the check's clock starts after it.
             sandbox.ensure_running()
             started = time.monotonic()
             sandbox.deadline = started + timeout
-            check.function(context)
-            status, message = "passed", ""
+            returned = check.function(context)
+            if isinstance(returned, Partial) and returned.fraction < 1.0:
+                status, message, fraction = "failed", returned.message, float(returned.fraction)
+            else:
+                status, message, fraction = "passed", returned.message if isinstance(returned, Partial) else "", 1.0
         except CheckFailed as failure:
             status, message = "failed", str(failure)
         except SandboxOutcome as outcome:
@@ -189,6 +211,6 @@ class Grader:
         finally:
             sandbox.deadline = float("inf")
         return CheckResult(
-            name=check.name, score=check.points if status == "passed" else 0.0, max_score=check.points,
+            name=check.name, score=round(check.points * fraction, 6), max_score=check.points,
             status=status, message=message, visibility=check.visibility, description=check.description,
-            duration=round(time.monotonic() - started, 4))
+            duration=round(time.monotonic() - started, 4), metrics=_metrics(context.metrics))

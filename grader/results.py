@@ -18,7 +18,7 @@ class CheckResult:
 
     #: The check's name (its function name in checks.py).
     name: str
-    #: Points earned: ``max_score`` if passed, else 0.
+    #: Points earned: ``max_score`` if passed, part of it for partial credit, else 0.
     score: float
     #: Points the check is worth.
     max_score: float
@@ -32,6 +32,8 @@ class CheckResult:
     description: str = ""
     #: Wall-clock seconds the check took.
     duration: float = 0.0
+    #: Numbers the check measured (``accuracy``, ``train_seconds``, ``parameters``), by name.
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

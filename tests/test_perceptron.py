@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import SAMPLES
+from conftest import ROOT, SAMPLES
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +83,34 @@ def test_points_reflect_skills(perceptron):
     assert all(c.description for c in checks)
     assert {c.visibility for c in checks} == {"public", "hidden"}
     assert perceptron.max_score() == 32
+
+
+def test_a_check_can_award_partial_credit_and_record_metrics(make_course, tmp_path, forkserver):
+    """A check that returns Partial earns that share of its points; ctx.metrics land on its result."""
+    from grader.assignment import get_assignment
+    from grader.grading import Grader
+
+    root = make_course("perceptron")
+    checks = root / "assignments" / "perceptron" / "checks.py"
+    checks.write_text(checks.read_text() + '''
+
+from grader.checks import Partial
+
+
+@check(points=4, visibility="public")
+def partial_example(ctx):
+    """Earns a quarter of its points."""
+    ctx.metrics["accuracy"] = 0.25
+    ctx.metrics["ignored"] = float("nan")
+    return Partial(0.25, "accuracy 0.25: a quarter of the points")
+''')
+    spec = get_assignment("perceptron", root)
+    submission = tmp_path / "ann.py"
+    submission.write_text((ROOT / "reference" / "perceptron.py").read_text())
+    with Grader(spec, forkserver=forkserver) as grader:
+        result = grader.grade_file(submission, "ann")
+    partial = next(c for c in result.checks if c.name == "partial_example")
+    assert (partial.status, partial.score, partial.max_score) == ("failed", 1.0, 4.0)
+    assert partial.message == "accuracy 0.25: a quarter of the points"
+    assert partial.metrics == {"accuracy": 0.25}
+    assert result.score == result.max_score - 3.0
