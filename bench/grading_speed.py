@@ -308,8 +308,8 @@ def generate(folder: Path, count: int) -> list[Path]:
 API_DRIVER = r'''
 import json, resource, sys, time
 from pathlib import Path
-from grader.assignment import get_assignment
-from grader.batch import find_submissions, grade_batch
+from grader.course.assignment import get_assignment
+from grader.grading.batch import find_submissions, grade_batch
 from grader.gradebook import Gradebook
 
 repo, assignment, folder, db, jobs = sys.argv[1:6]
@@ -354,9 +354,9 @@ def run_api(folder: Path, db: Path, jobs: int) -> dict:
 GRADER_DRIVER = r'''
 import os, sys, time
 from pathlib import Path
-from grader.assignment import get_assignment
-from grader.batch import find_submissions
-from grader.grading import Grader
+from grader.course.assignment import get_assignment
+from grader.grading.batch import find_submissions
+from grader.grading.grader import Grader
 
 repo, assignment, folder, count, cpu = sys.argv[1:6]
 os.sched_setaffinity(0, {int(cpu)})

@@ -19,7 +19,7 @@ from numbers import Number
 
 import numpy as np
 
-from grader.wire import Remote
+from grader.sandbox.wire import Remote
 
 MAX_OFFENDERS_SHOWN = 3
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import get_assignment
+from grader.course.assignment import get_assignment
 from grader.gradebook import database_url
-from grader.grading import Grader
+from grader.grading.grader import Grader
 from grader.sandbox.forkserver import ForkServer
 
 import pgserver

@@ -3,8 +3,8 @@
 import pytest
 from click.testing import CliRunner
 
-from grader.assignment import get_assignment, list_assignments
-from grader.authoring import scaffold, validate
+from grader.course.assignment import get_assignment, list_assignments
+from grader.course.authoring import scaffold, validate
 from grader.cli import cli
 from grader.errors import UsageError
 

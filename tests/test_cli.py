@@ -226,10 +226,10 @@ def test_a_symbolic_link_to_the_reference_is_not_graded(tmp_path, course_root):
 def test_check_warns_about_missing_isolation_layers_and_still_grades(monkeypatch):
     import functools
 
-    import grader.grading
+    import grader.grading.grader
     from grader.sandbox.forkserver import ForkServer
 
-    monkeypatch.setattr(grader.grading, "ForkServer", functools.partial(ForkServer, disable=("network",)))
+    monkeypatch.setattr(grader.grading.grader, "ForkServer", functools.partial(ForkServer, disable=("network",)))
     result = run("check", "perceptron", PERCEPTRON / "correct.py")
     assert result.exit_code == 0 and "17 / 17 points" in result.stdout
     assert result.stderr.startswith("warning: this host does not allow every sandbox layer (missing: no network")

@@ -7,7 +7,7 @@ import pytest
 
 from grader.checks import CheckFailed, expect, expect_close, expect_equal
 from grader.compare import EXACT, Tolerance, compare, is_finite_number
-from grader.wire import Remote
+from grader.sandbox.wire import Remote
 
 
 def message(yours, expected, **kwargs):

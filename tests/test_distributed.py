@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from grader.batch import find_submissions, grade_batch
+from grader.grading.batch import find_submissions, grade_batch
 from grader.cli import cli
 from grader.errors import AssignmentError, ClusterError
 from grader.gradebook import Gradebook
@@ -132,7 +132,7 @@ def test_without_dask_the_option_says_how_to_install_it(submissions, tmp_path):
 
 def test_an_unreachable_scheduler_is_one_clear_error(monkeypatch):
     pytest.importorskip("distributed")
-    import grader.distributed as cluster
+    import grader.grading.distributed as cluster
     import socket
 
     with socket.socket() as probe:
@@ -145,7 +145,7 @@ def test_an_unreachable_scheduler_is_one_clear_error(monkeypatch):
 
 def test_a_worker_needs_the_same_course(make_course, monkeypatch, tmp_path):
     pytest.importorskip("distributed")
-    from grader.distributed import GraderPlugin, assignment_fingerprint
+    from grader.grading.distributed import GraderPlugin, assignment_fingerprint
 
     course = make_course("perceptron")
     fingerprint = assignment_fingerprint(course, "perceptron")

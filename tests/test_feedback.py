@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import cli
-from grader.feedback import build_report, file_stem, locate, render_html, render_markdown, write_feedback
+from grader.reports.feedback import build_report, file_stem, locate, render_html, render_markdown, write_feedback
 from grader.gradebook import Gradebook
 from grader.results import CheckResult, SubmissionResult
 

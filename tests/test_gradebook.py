@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from grader.batch import find_submissions, grade_batch
+from grader.grading.batch import find_submissions, grade_batch
 from grader.errors import GradebookError
 from grader.gradebook import Gradebook
 from grader.results import CheckResult, SubmissionResult

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from grader import gradescope
+from grader.gradescope import core as gradescope
 from grader.cli import cli
 from grader.sandbox.forkserver import ForkServer
 
@@ -350,7 +350,7 @@ def test_bundle_holds_the_package_and_only_one_assignment(bundle):
         constraints = archive.read("constraints.txt").decode()
         setup = archive.read("setup.sh").decode()
     for required in ("setup.sh", "run_autograder", "pyproject.toml", "constraints.txt", "README.md",
-                     "grader/__init__.py", "grader/cli.py", "grader/gradescope.py", "grader/sandbox/zygote.py",
+                     "grader/__init__.py", "grader/cli/__init__.py", "grader/gradescope/core.py", "grader/sandbox/zygote.py",
                      "assignments/perceptron/assignment.toml", "assignments/perceptron/checks.py",
                      "assignments/perceptron/stub.py", "reference/perceptron.py"):
         assert required in names

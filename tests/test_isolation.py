@@ -25,7 +25,7 @@ from grader.sandbox import isolation
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.limits import Limits
 from grader.sandbox.session import SubmissionSandbox
-from grader.submission import python_submission
+from grader.intake.submission import python_submission
 
 from conftest import ROOT, SAMPLES
 
@@ -134,7 +134,7 @@ def test_without_isolation_the_missing_layers_are_listed():
 
 
 def test_doctor_reports_layers_versions_and_start_up_mode():
-    from grader.doctor import host_report
+    from grader.sandbox.doctor import host_report
 
     report = host_report(warm_imports=("numpy",), measure=3)
     data = report.to_dict()
@@ -518,8 +518,8 @@ def test_an_unprivileged_grader_gets_a_user_namespace(tmp_path):
     program = textwrap.dedent(f"""
         import json, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from grader.assignment import get_assignment
-        from grader.grading import Grader
+        from grader.course.assignment import get_assignment
+        from grader.grading.grader import Grader
         from grader.sandbox.forkserver import ForkServer
         server = ForkServer(("numpy",), require_isolation=True).start()
         assignment = get_assignment("perceptron", __import__("pathlib").Path({str(ROOT)!r}))

@@ -87,8 +87,8 @@ def test_points_reflect_skills(perceptron):
 
 def test_a_check_can_award_partial_credit_and_record_metrics(make_course, tmp_path, forkserver):
     """A check that returns Partial earns that share of its points; ctx.metrics land on its result."""
-    from grader.assignment import get_assignment
-    from grader.grading import Grader
+    from grader.course.assignment import get_assignment
+    from grader.grading.grader import Grader
 
     root = make_course("perceptron")
     checks = root / "assignments" / "perceptron" / "checks.py"

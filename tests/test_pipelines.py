@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from grader.cli import cli
 from grader.errors import AssignmentError
-from grader.lateness import LatePolicy, apply_lateness
+from grader.course.lateness import LatePolicy, apply_lateness
 from grader.results import SubmissionResult
 
 from conftest import SAMPLES, write

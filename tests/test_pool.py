@@ -16,13 +16,13 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, SAMPLES, write
-from grader.assignment import get_assignment
-from grader.batch import Batch, find_submissions
+from grader.course.assignment import get_assignment
+from grader.grading.batch import Batch, find_submissions
 from grader.cli import cli
 from grader.errors import SandboxError
 from grader.gradebook import Gradebook
-from grader.grading import Grader
-from grader.pool import WorkerPool, allowed_cpus
+from grader.grading.grader import Grader
+from grader.grading.pool import WorkerPool, allowed_cpus
 from grader.sandbox.forkserver import ForkServer
 
 CORRECT = (SAMPLES / "perceptron" / "correct.py").read_text()
@@ -68,7 +68,7 @@ def test_a_worker_killed_mid_batch_ends_it_in_one_line_keeping_every_complete_re
     workers = []
     deadline = time.monotonic() + 60
     while len(workers) < 2 and time.monotonic() < deadline:
-        workers = [pid for pid in _children(process.pid) if b"grader.worker" in _cmdline(pid)]
+        workers = [pid for pid in _children(process.pid) if b"grader.grading.worker" in _cmdline(pid)]
         time.sleep(0.05)
     assert len(workers) == 2
     while not db.exists() or not _stored_runs(db):
@@ -121,8 +121,8 @@ def test_grade_batch_with_two_jobs_works_from_a_plain_script(tmp_path):
     subs = _submissions(tmp_path / "subs", 3)
     script = write(tmp_path / "grade_all.py", textwrap.dedent(f"""
         from pathlib import Path
-        from grader.assignment import get_assignment
-        from grader.batch import find_submissions, grade_batch
+        from grader.course.assignment import get_assignment
+        from grader.grading.batch import find_submissions, grade_batch
 
         spec = get_assignment("perceptron", Path({str(ROOT)!r}))
         files = find_submissions([Path({str(subs)!r})], spec.module)

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from grader.assignment import get_assignment
-from grader.grading import Grader
+from grader.course.assignment import get_assignment
+from grader.grading.grader import Grader
 from grader.sandbox import isolation
 from grader.sandbox.forkserver import ForkServer
 

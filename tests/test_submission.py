@@ -5,8 +5,8 @@ import json
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.notebook import neutralise_ipython, notebook_from_percent, percent_cells
-from grader.submission import load_submission
+from grader.intake.notebook import neutralise_ipython, notebook_from_percent, percent_cells
+from grader.intake.submission import load_submission
 
 from conftest import write
 

@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from grader.wire import Decoder, Encoder, Remote, WireError, pack, read_frame
+from grader.sandbox.wire import Decoder, Encoder, Remote, WireError, pack, read_frame
 
 
 def round_trip(value, keep=None):

@@ -17,7 +17,7 @@ import numpy as np
 from grader.checks import CheckFailed, check, expect, expect_close
 from grader.compare import Tolerance, compare, is_finite_number
 from grader.sandbox.outcomes import MissingName, StudentError
-from grader.wire import Remote
+from grader.sandbox.wire import Remote
 
 #: Layer results against the reference (float64 throughout).
 LAYER_TOL = Tolerance(rtol=1e-6, atol=1e-8)
@@ -472,7 +472,7 @@ def _softmax_args(rng, n, c, scale=1.0):
 def _call_softmax_loss(ctx, x, y):
     """ctx.student.softmax_loss(x, y), tolerating a framework quirk with non-finite numpy scalars.
 
-    grader.wire encodes a non-finite float as repr(value), which for a numpy scalar is
+    grader.sandbox.wire encodes a non-finite float as repr(value), which for a numpy scalar is
     'np.float64(nan)' and does not decode; the decoder's ValueError then names the value.
     Until that is fixed, such a loss is reported here as the NaN or inf it was.
     """

@@ -13,7 +13,7 @@ import numpy as np
 from grader.checks import CheckFailed, check, expect_close
 from grader.compare import EXACT, Tolerance, compare
 from grader.sandbox.outcomes import StudentError
-from grader.wire import Remote
+from grader.sandbox.wire import Remote
 
 #: Tolerance for conv2d outputs (float64 inputs; generous enough for any summation order).
 CONV_TOL = Tolerance(rtol=1e-5, atol=1e-6)

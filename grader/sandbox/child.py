@@ -5,7 +5,7 @@ calls from the trusted side: call a student function, call a harness function wi
 student's module, or fetch a module-level value. It holds no grading logic and no
 reference: it only runs code and reports what happened, in the safe wire format.
 
-Imports here must stay minimal (standard library, numpy, ``grader.wire``): this module
+Imports here must stay minimal (standard library, numpy, ``grader.sandbox.wire``): this module
 is imported by the warm parent before every fork.
 """
 
@@ -21,7 +21,7 @@ import types
 
 import numpy as np
 
-from grader.wire import Decoder, Encoder, Remote, WireError, pack, read_frame
+from grader.sandbox.wire import Decoder, Encoder, Remote, WireError, pack, read_frame
 
 
 def _install_prefixes() -> list[str]:

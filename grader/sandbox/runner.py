@@ -14,7 +14,7 @@ import time
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.limits import Limits
 from grader.sandbox.outcomes import CallTimeout, SandboxCrashed
-from grader.wire import MAX_MESSAGE_BYTES, WireError, pack, read_frame
+from grader.sandbox.wire import MAX_MESSAGE_BYTES, WireError, pack, read_frame
 
 
 class _OutputCapture(threading.Thread):

@@ -15,8 +15,8 @@ from grader.sandbox.limits import Limits
 from grader.sandbox.outcomes import (CallTimeout, InputMutated, MissingName, SandboxCrashed, SandboxOutcome,
                                      StudentError)
 from grader.sandbox.runner import Sandbox
-from grader.submission import Submission
-from grader.wire import Decoder, Encoder
+from grader.intake.submission import Submission
+from grader.sandbox.wire import Decoder, Encoder
 
 #: After this many units that hang or crash, the rest of the submission is not run.
 MAX_BAD_UNITS = 5

@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from grader.assignment import get_assignment
-from grader.batch import find_submissions, grade_batch
+from grader.course.assignment import get_assignment
+from grader.grading.batch import find_submissions, grade_batch
 from grader.gradebook import Gradebook
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from grader import gradescope as library
-from grader.assignment import get_assignment
+from grader.gradescope import core as library
+from grader.course.assignment import get_assignment
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 STUDENT_ID_HELP = "Field of Gradescope's submission metadata (users[0]) that is the student's id."

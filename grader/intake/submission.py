@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.notebook import NotebookError, neutralise_ipython, read_notebook
+from grader.intake.notebook import NotebookError, neutralise_ipython, read_notebook
 
 SUFFIXES = (".py", ".ipynb")
 MAX_SUBMISSION_BYTES = 8 * 1024 * 1024

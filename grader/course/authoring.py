@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.assignment import Assignment, get_assignment
+from grader.course.assignment import Assignment, get_assignment
 from grader.errors import AssignmentError, UsageError
-from grader.grading import Grader
-from grader.notebook import notebook_from_percent
+from grader.grading.grader import Grader
+from grader.intake.notebook import notebook_from_percent
 from grader.sandbox.forkserver import ForkServer
-from grader.submission import Submission, content_hash, python_submission
+from grader.intake.submission import Submission, content_hash, python_submission
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 VALIDATION_STUDENT = "validation"

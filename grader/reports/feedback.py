@@ -43,9 +43,9 @@ from urllib.parse import quote
 import nbformat
 
 from grader.errors import GradebookError
-from grader.notebook import NotebookError, neutralise_ipython, read_notebook
+from grader.intake.notebook import NotebookError, neutralise_ipython, read_notebook
 from grader.results import CheckResult, SubmissionResult, format_points
-from grader.submission import content_hash
+from grader.intake.submission import content_hash
 
 #: Characters of the student's printed output a report shows; the rest is counted, not shown.
 OUTPUT_LIMIT = 4000
@@ -66,7 +66,7 @@ _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\
 # Where installed packages live ("/…/site-packages/numpy/x.py" is shown as "numpy/x.py"), and
 # the grader's own folder (shown as "<grader>"): a warning or stack the student prints names them.
 _SITE_PACKAGES = re.compile(r"(?:[A-Za-z]:)?[\\/](?:[^\s\"':]*[\\/])?(?:site|dist)-packages[\\/]")
-_GRADER_DIR = str(Path(__file__).resolve().parent)
+_GRADER_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 # --- data -------------------------------------------------------------------------------------

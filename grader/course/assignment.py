@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from grader.errors import AssignmentError
-from grader.lateness import LatePolicy
+from grader.course.lateness import LatePolicy
 from grader.sandbox.limits import Limits
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def default_course_root() -> Path:
     """``$GRADER_COURSE``, else the folder this package was installed from, else the current one."""
     if os.environ.get(COURSE_ENV):
         return Path(os.environ[COURSE_ENV]).resolve()
-    source_tree = Path(__file__).resolve().parent.parent
+    source_tree = Path(__file__).resolve().parents[2]
     if (source_tree / "assignments").is_dir():
         return source_tree
     return Path.cwd()

@@ -1,6 +1,6 @@
 """Local grading workers for ``--jobs N``: N processes, each with its own warm sandbox parent.
 
-Each worker is ``python -P -m grader.worker`` (its protocol is described there): JSON lines
+Each worker is ``python -P -m grader.grading.worker`` (its protocol is described there): JSON lines
 over pipes, results as plain data. Not ``multiprocessing``: its spawn start method re-imports
 the caller's main module in every worker (for ``grader grade`` the whole CLI with SQLAlchemy
 and Alembic, ~0.5 s of CPU per worker; a user's script without a ``__main__`` guard fails
@@ -34,8 +34,8 @@ from grader.results import SubmissionResult
 from grader.sandbox.limits import ONE_THREAD
 
 if TYPE_CHECKING:
-    from grader.assignment import Assignment
-    from grader.batch import SubmissionFile
+    from grader.course.assignment import Assignment
+    from grader.grading.batch import SubmissionFile
 
 #: Seconds a worker gets to close its grader and exit at the end of a batch.
 CLOSE_TIMEOUT = 15.0
@@ -122,7 +122,7 @@ class WorkerPool:
 
     def _spawn(self, cpu: int | None) -> _Worker:
         # -P: the current folder must not shadow numpy or grader with a file of the same name.
-        command = [sys.executable, "-P", "-m", "grader.worker", str(os.getpid())]
+        command = [sys.executable, "-P", "-m", "grader.grading.worker", str(os.getpid())]
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    env={**ONE_THREAD, **os.environ},  # what the user set wins
                                    process_group=0)  # Ctrl-C in a terminal reaches the coordinator only

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.assignment import Assignment
+from grader.course.assignment import Assignment
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
 from grader.results import CheckResult, SubmissionResult
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.outcomes import SandboxOutcome
 from grader.sandbox.session import ModuleProxy, SubmissionSandbox
-from grader.submission import Submission, load_submission
+from grader.intake.submission import Submission, load_submission
 
 
 log = logging.getLogger(__name__)

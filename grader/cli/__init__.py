@@ -12,10 +12,10 @@ from pathlib import Path
 
 import click
 
-from grader.assignment import COURSE_ENV, default_course_root, get_assignment, list_assignments
-from grader.db_cli import db as db_group
+from grader.course.assignment import COURSE_ENV, default_course_root, get_assignment, list_assignments
+from grader.cli.db import db as db_group
 from grader.errors import GraderError, GradebookError
-from grader.gradescope_cli import gradescope
+from grader.cli.gradescope import gradescope
 
 # Each command imports what it uses when it runs (rich, SQLAlchemy, numpy take ~0.4 s together):
 # `grader grade` starts its grading workers first, so their start-up overlaps those imports.
@@ -79,7 +79,7 @@ def cli(ctx: click.Context, course: Path | None) -> None:
 @click.pass_context
 def list_command(ctx: click.Context) -> None:
     """List the available assignments with their titles and points."""
-    from grader import present
+    from grader.reports import terminal as present
 
     assignments = list_assignments(_course(ctx))
     if not assignments:
@@ -97,9 +97,9 @@ def check(ctx: click.Context, assignment: str, file: Path, student: str | None) 
 
     Exits 0 if every public check passes, 1 otherwise. Nothing is stored.
     """
-    from grader import present
-    from grader.doctor import missing_layers_warning
-    from grader.grading import Grader
+    from grader.reports import terminal as present
+    from grader.sandbox.doctor import missing_layers_warning
+    from grader.grading.grader import Grader
 
     if not file.is_file():
         raise GraderError(f"{file}: no such file")
@@ -144,9 +144,9 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
     Submission times (for due dates) come from --submitted-at, else --manifest, else each
     file's modification time. Exits 0 once everything is graded, whatever the scores.
     """
-    from grader.batch import Batch, find_submissions, with_submission_times
-    from grader.lateness import parse_moment
-    from grader.pool import allowed_cpus
+    from grader.grading.batch import Batch, find_submissions, with_submission_times
+    from grader.course.lateness import parse_moment
+    from grader.grading.pool import allowed_cpus
 
     spec = get_assignment(assignment, _course(ctx))
     files = find_submissions(list(paths), spec.module)
@@ -162,7 +162,7 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
     # the same way, before any grading.
     with Batch(spec, files, course_root=_course(ctx), jobs=jobs, scheduler=scheduler,
                require_isolation=not insecure) as batch:
-        from grader import present  # while the graders start
+        from grader.reports import terminal as present  # while the graders start
         from grader.gradebook import Gradebook
 
         with Gradebook.open(db) as gradebook:
@@ -183,7 +183,7 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
                     if as_json:
                         click.echo(json.dumps(result.to_json()))
     if junit:
-        from grader.junit import junit_xml
+        from grader.reports.junit import junit_xml
 
         junit.write_text(junit_xml(results, assignment=spec.name))
     if as_json:
@@ -207,7 +207,7 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
 @click.pass_context
 def export(ctx: click.Context, assignment: str, fmt: str, db: str, out: Path | None) -> None:
     """Export the latest grade of every student, with lateness and one column per check."""
-    from grader.export import canvas_table, grade_table, to_csv, to_json
+    from grader.reports.export import canvas_table, grade_table, to_csv, to_json
     from grader.gradebook import Gradebook
 
     if "://" not in db and not Path(db).is_file():
@@ -243,7 +243,7 @@ def feedback_command(ctx: click.Context, assignment: str, out: Path, student: st
     pass/fail.
     """
     from grader.errors import AssignmentError
-    from grader.feedback import select_results, write_feedback
+    from grader.reports.feedback import select_results, write_feedback
     from grader.gradebook import Gradebook
 
     if "://" not in db and not Path(db).is_file():
@@ -269,7 +269,7 @@ def feedback_command(ctx: click.Context, assignment: str, out: Path, student: st
 @click.pass_context
 def release(ctx: click.Context, assignment: str, out: Path, student: str | None) -> None:
     """Write the student bundle: the stub as .py and .ipynb, and a README."""
-    from grader.release import release as write_release
+    from grader.course.release import release as write_release
 
     spec = get_assignment(assignment, _course(ctx))
     for path in write_release(spec, out, student=student):
@@ -282,7 +282,7 @@ def release(ctx: click.Context, assignment: str, out: Path, student: str | None)
 @click.pass_context
 def new(ctx: click.Context, name: str, title: str | None) -> None:
     """Scaffold a new assignment NAME with a worked example check."""
-    from grader.authoring import scaffold
+    from grader.course.authoring import scaffold
 
     for path in scaffold(_course(ctx), name, title=title):
         click.echo(f"wrote {path}")
@@ -298,8 +298,8 @@ def validate(ctx: click.Context, names: tuple[str, ...]) -> None:
     The reference must earn full marks, the unmodified stub zero; every check needs points
     and a docstring; the notebook stub must generate. Exits 1 if anything fails.
     """
-    from grader import present
-    from grader.authoring import validate as validate_assignment
+    from grader.reports import terminal as present
+    from grader.course.authoring import validate as validate_assignment
 
     names = names or tuple(a.name for a in list_assignments(_course(ctx)))
     out = present.console()
@@ -319,8 +319,8 @@ cli.add_command(db_group)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def doctor(as_json: bool) -> None:
     """Show which sandbox isolation layers work on this host, the start-up mode and versions."""
-    from grader import present
-    from grader.doctor import host_report
+    from grader.reports import terminal as present
+    from grader.sandbox.doctor import host_report
 
     report = host_report()
     if as_json:

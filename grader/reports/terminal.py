@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from grader.assignment import Assignment
+from grader.course.assignment import Assignment
 from grader.errors import AssignmentError
 from grader.results import SubmissionResult, format_points
 

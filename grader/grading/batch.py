@@ -1,9 +1,9 @@
 """Grading many submissions: find them, skip what is already graded, grade in parallel, store.
 
-Workers (processes of our own, ``grader.pool``, each with its own warm sandbox parent) grade
+Workers (processes of our own, ``grader.grading.pool``, each with its own warm sandbox parent) grade
 and return plain results; only the coordinating process writes the gradebook, one transaction per
 submission, as each result arrives. With a Dask scheduler the workers are the cluster's
-(``grader.distributed``); the rest is the same.
+(``grader.grading.distributed``); the rest is the same.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from grader.assignment import Assignment
+from grader.course.assignment import Assignment
 from grader.errors import UsageError
-from grader.lateness import apply_lateness, parse_moment
-from grader.pool import WorkerPool
+from grader.course.lateness import apply_lateness, parse_moment
+from grader.grading.pool import WorkerPool
 from grader.results import SubmissionResult
-from grader.submission import SUFFIXES, content_hash
+from grader.intake.submission import SUFFIXES, content_hash
 
 if TYPE_CHECKING:  # annotations only: grading without a gradebook needs no SQLAlchemy
     from grader.gradebook import Gradebook
@@ -153,7 +153,7 @@ class Batch:
         self.scheduler = scheduler
         self.require_isolation = require_isolation
         self._pool: WorkerPool | None = None
-        self._grader = None  # a grader.grading.Grader in this process, for one job
+        self._grader = None  # a grader.grading.grader.Grader in this process, for one job
 
     def start(self) -> "Batch":
         if self.scheduler is not None or not self.files:
@@ -169,7 +169,7 @@ class Batch:
         return self
 
     def _local_grader(self):
-        from grader.grading import Grader  # here: it brings numpy, which a coordinator of workers never needs
+        from grader.grading.grader import Grader  # here: it brings numpy, which a coordinator of workers never needs
 
         return Grader(self.assignment, visibility=self.visibility, require_isolation=self.require_isolation)
 
@@ -196,7 +196,7 @@ class Batch:
         if not todo:
             return
         if self.scheduler is not None:
-            from grader.distributed import grade_on_cluster
+            from grader.grading.distributed import grade_on_cluster
 
             # Each cluster worker checks its own host's isolation layers.
             yield from grade_on_cluster(self.assignment, todo, scheduler=self.scheduler, course_root=self.course_root,

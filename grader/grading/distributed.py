@@ -24,14 +24,14 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from grader.assignment import COURSE_ENV, Assignment, get_assignment
+from grader.course.assignment import COURSE_ENV, Assignment, get_assignment
 from grader.errors import AssignmentError, ClusterError, UsageError
-from grader.grading import Grader
+from grader.grading.grader import Grader
 from grader.results import SubmissionResult
-from grader.submission import Submission, load_submission
+from grader.intake.submission import Submission, load_submission
 
 if TYPE_CHECKING:
-    from grader.batch import SubmissionFile
+    from grader.grading.batch import SubmissionFile
 
 try:
     from distributed import Client, KilledWorker, WorkerPlugin, as_completed, get_worker

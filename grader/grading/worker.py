@@ -1,4 +1,4 @@
-"""One local grading worker: ``python -P -m grader.worker COORDINATOR_PID``, started by ``grader.pool``.
+"""One local grading worker: ``python -P -m grader.grading.worker COORDINATOR_PID``, started by ``grader.grading.pool``.
 
 It keeps one ``Grader`` (and so one warm sandbox parent) for the whole batch and speaks JSON
 lines with the coordinator, on descriptors of its own (checks printing for debugging cannot
@@ -51,13 +51,13 @@ def serve(requests, replies) -> None:
             pass  # the CPU went offline or out of our cpuset meanwhile: any will do
     forkserver = None
     try:
-        from grader.assignment import get_assignment
+        from grader.course.assignment import get_assignment
         from grader.sandbox.forkserver import ForkServer
 
         assignment = get_assignment(config["assignment"], Path(config["course_root"]))
         # The warm parent first: its imports (numpy, torch) overlap ours of the grading side.
         forkserver = ForkServer(assignment.limits.warm_imports).launch()
-        from grader.grading import Grader
+        from grader.grading.grader import Grader
 
         grader = Grader(assignment, visibility=config.get("visibility", "all"), forkserver=forkserver,
                         require_isolation=bool(config.get("require_isolation"))).start()

@@ -11,9 +11,9 @@ import ast
 import pprint
 from pathlib import Path
 
-from grader.assignment import Assignment
+from grader.course.assignment import Assignment
 from grader.errors import AssignmentError, UsageError
-from grader.notebook import notebook_from_percent
+from grader.intake.notebook import notebook_from_percent
 
 
 def substitute_literals(source: str, values: dict) -> str:

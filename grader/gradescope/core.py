@@ -37,11 +37,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import grader
-from grader.assignment import Assignment, get_assignment
+from grader.course.assignment import Assignment, get_assignment
 from grader.errors import AssignmentError, GraderError, SubmissionError, UsageError
 from grader.results import CheckResult, SubmissionResult, format_points
 from grader.sandbox.forkserver import ForkServer
-from grader.submission import SUFFIXES
+from grader.intake.submission import SUFFIXES
 
 #: Where Gradescope lays out the autograder (``source/``, ``submission/``, ``results/``).
 DEFAULT_ROOT = Path("/autograder")
@@ -520,7 +520,7 @@ def run(assignment_name: str, *, course_root: Path, root: Path = DEFAULT_ROOT, s
 
 
 def _grade(assignment: Assignment, path: Path, report: RunReport, forkserver: ForkServer | None) -> SubmissionResult:
-    from grader.grading import Grader  # here, not at the top: `grader --help` needs none of numpy
+    from grader.grading.grader import Grader  # here, not at the top: `grader --help` needs none of numpy
 
     own = forkserver is None
     if own:

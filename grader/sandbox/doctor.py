@@ -108,7 +108,7 @@ class HostReport:
 
 def _look_inside(server: ForkServer, runs: int) -> tuple[float, dict]:
     from grader.sandbox.session import SubmissionSandbox
-    from grader.submission import python_submission
+    from grader.intake.submission import python_submission
 
     hidden = sorted({str(p) for p in _hidden_paths()})
     times, seen = [], {}
@@ -131,7 +131,7 @@ def _hidden_paths():
     from pathlib import Path
 
     import grader
-    from grader.assignment import default_course_root
+    from grader.course.assignment import default_course_root
 
     yield Path(grader.__file__).resolve().parent
     yield default_course_root() / "reference"
