@@ -303,17 +303,17 @@ def test_the_filesystem_view_hides_the_course_the_checkout_and_homes(sandboxed, 
     assert not value["sys"]
     assert value["cwd"] == isolation.SANDBOX_HOME and value["home"] == ["student"]
     # A private /tmp: empty, but for the way to the interpreter or venv when those live under /tmp.
-    assert all(any(isolation._inside(f, f"/tmp/{entry}") for f in needed) for entry in value["tmp"]), value["tmp"]
+    assert all(any(isolation.inside(f, f"/tmp/{entry}") for f in needed) for entry in value["tmp"]), value["tmp"]
     assert set(value["root"]) <= {"bin", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "proc", "root",
                                   "sbin", "tmp", "usr"} | {folder.split("/")[1] for folder in needed}
     assert "shadow" not in value["etc"] and "passwd" in value["etc"]
     for path in value["visible"]:  # only ancestors of what Python needs may show (e.g. /root for pyenv)
-        assert any(isolation._inside(folder, path) for folder in needed), path
+        assert any(isolation.inside(folder, path) for folder in needed), path
     assert str(ROOT / "reference" / "perceptron.py") not in value["visible"]
     assert str(Path(grader.__file__).parent) not in value["visible"]
     assert str(tmp_path) not in value["visible"]
     if value["root_home"] is not None:  # just the way to the interpreter
-        assert all(any(isolation._inside(f, f"/root/{entry}") for f in needed) for entry in value["root_home"])
+        assert all(any(isolation.inside(f, f"/root/{entry}") for f in needed) for entry in value["root_home"])
 
 
 def test_python_is_read_only_and_lazy_imports_still_work(sandboxed):

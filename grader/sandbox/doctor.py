@@ -141,7 +141,7 @@ def _hidden_paths():
     except OSError:
         entries = []
     for entry in entries:
-        if not any(isolation._inside(folder, str(entry)) for folder in needed):
+        if not any(isolation.inside(folder, str(entry)) for folder in needed):
             yield entry
 
 

@@ -32,7 +32,7 @@ import time
 import traceback
 
 from grader.sandbox import isolation
-from grader.sandbox.limits import apply_rlimits, close_fds_from, sandbox_environment, virtual_size
+from grader.sandbox.limits import close_fds_from, sandbox_environment, virtual_size
 
 CHANNEL_FD = 3
 
@@ -65,14 +65,11 @@ def _become_sandbox(fds: list[int], request: dict, control: socket.socket, base_
     os.dup2(channel, CHANNEL_FD)
     close_fds_from(CHANNEL_FD + 1)
     os.environ.clear()
-    workdir = layers.enter(request)
+    workdir = layers.enter(request, base_vsize)
     os.chdir(workdir)
     os.environ.update(sandbox_environment(workdir, tmp="/tmp" if layers.filesystem else workdir))
     tempfile.tempdir = None
     sys.dont_write_bytecode = True
-    layers.drop_privileges()
-    apply_rlimits(request["limits"], base_vsize)
-    layers.lock_down()
     child.serve(CHANNEL_FD)
 
 
