@@ -309,7 +309,8 @@ API_DRIVER = r'''
 import json, resource, sys, time
 from pathlib import Path
 from grader.course.assignment import get_assignment
-from grader.grading.batch import find_submissions, grade_batch
+from grader.grading.batch import grade_batch
+from grader.intake.discover import find_submissions
 from grader.gradebook import Gradebook
 
 repo, assignment, folder, db, jobs = sys.argv[1:6]
@@ -355,7 +356,7 @@ GRADER_DRIVER = r'''
 import os, sys, time
 from pathlib import Path
 from grader.course.assignment import get_assignment
-from grader.grading.batch import find_submissions
+from grader.intake.discover import find_submissions
 from grader.grading.grader import Grader
 
 repo, assignment, folder, count, cpu = sys.argv[1:6]

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from conftest import ROOT, SAMPLES, write
 from grader.course.assignment import get_assignment
-from grader.grading.batch import Batch, find_submissions
+from grader.grading.batch import Batch
+from grader.intake.discover import find_submissions
 from grader.cli import cli
 from grader.errors import SandboxError
 from grader.gradebook import Gradebook
@@ -122,7 +123,8 @@ def test_grade_batch_with_two_jobs_works_from_a_plain_script(tmp_path):
     script = write(tmp_path / "grade_all.py", textwrap.dedent(f"""
         from pathlib import Path
         from grader.course.assignment import get_assignment
-        from grader.grading.batch import find_submissions, grade_batch
+        from grader.grading.batch import grade_batch
+        from grader.intake.discover import find_submissions
 
         spec = get_assignment("perceptron", Path({str(ROOT)!r}))
         files = find_submissions([Path({str(subs)!r})], spec.module)

@@ -5,7 +5,9 @@ import json
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.intake.notebook import neutralise_ipython, notebook_from_percent, percent_cells
+from grader.course.stubs import notebook_from_percent, percent_cells
+from grader.intake.notebook import neutralise_ipython
+from grader.results import Where
 from grader.intake.submission import load_submission
 
 from conftest import write
@@ -53,8 +55,8 @@ def test_magics_and_shell_lines_are_neutralised_not_run(tmp_path):
     sources = [u.source for u in sub.units]
     assert sources[0].splitlines() == ["pass", "import numpy as np", "pass", "files = []", "pass"]
     assert sources[1].strip() == "y = 2"
-    assert any("cell magic %%bash (cell not run)" in note for note in sub.notes)
-    assert any(note.startswith("cell 1: IPython syntax not run: %matplotlib inline") for note in sub.notes)
+    assert any("cell magic %%bash (cell not run)" in note.text for note in sub.notes)
+    assert any(note.text.startswith("cell 1: IPython syntax not run: %matplotlib inline") for note in sub.notes)
 
 
 def test_valid_python_that_looks_like_a_magic_is_left_alone(tmp_path):
@@ -66,7 +68,8 @@ def test_valid_python_that_looks_like_a_magic_is_left_alone(tmp_path):
 def test_a_cell_with_a_syntax_error_is_skipped_and_reported(tmp_path):
     sub = load_submission(notebook_file(tmp_path, "a = 1", "def broken(:\n  pass", "b = 2"), "nb")
     assert [u.label for u in sub.units] == ["cell 1", "cell 3"]
-    assert sub.notes == ["cell 2: SyntaxError at line 1: invalid syntax (cell skipped)"]
+    assert [note.text for note in sub.notes] == ["cell 2: SyntaxError at line 1: invalid syntax (cell skipped)"]
+    assert sub.notes[0].where == Where("cell 2, line 1", cell=2, line=1, source="def broken(:")
     assert sub.error is None
 
 

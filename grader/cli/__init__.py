@@ -144,7 +144,9 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
     Submission times (for due dates) come from --submitted-at, else --manifest, else each
     file's modification time. Exits 0 once everything is graded, whatever the scores.
     """
-    from grader.grading.batch import Batch, find_submissions, with_submission_times
+    from grader.grading.batch import Batch
+    from grader.intake.discover import find_submissions
+    from grader.intake.times import with_submission_times
     from grader.course.lateness import parse_moment
     from grader.grading.pool import allowed_cpus
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from grader.course.assignment import Assignment, get_assignment
 from grader.errors import AssignmentError, UsageError
 from grader.grading.grader import Grader
-from grader.intake.notebook import notebook_from_percent
+from grader.course.stubs import notebook_from_percent
 from grader.sandbox.forkserver import ForkServer
 from grader.intake.submission import Submission, content_hash, python_submission
 

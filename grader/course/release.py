@@ -13,7 +13,7 @@ from pathlib import Path
 
 from grader.course.assignment import Assignment
 from grader.errors import AssignmentError, UsageError
-from grader.intake.notebook import notebook_from_percent
+from grader.course.stubs import notebook_from_percent
 
 
 def substitute_literals(source: str, values: dict) -> str:

@@ -1,4 +1,4 @@
-"""Grading many submissions: find them, skip what is already graded, grade in parallel, store.
+"""Grading many submissions: skip what is already graded, grade the rest in parallel, store.
 
 Workers (processes of our own, ``grader.grading.pool``, each with its own warm sandbox parent) grade
 and return plain results; only the coordinating process writes the gradebook, one transaction per
@@ -8,112 +8,19 @@ submission, as each result arrives. With a Dask scheduler the workers are the cl
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from grader.course.assignment import Assignment
-from grader.errors import UsageError
-from grader.course.lateness import apply_lateness, parse_moment
+from grader.course.lateness import apply_lateness
 from grader.grading.pool import WorkerPool
+from grader.intake.discover import SubmissionFile
+from grader.intake.submission import content_hash
 from grader.results import SubmissionResult
-from grader.intake.submission import SUFFIXES, content_hash
 
 if TYPE_CHECKING:  # annotations only: grading without a gradebook needs no SQLAlchemy
     from grader.gradebook import Gradebook
 
-IGNORED_FOLDERS = {".ipynb_checkpoints", "__pycache__"}
-
-
-@dataclass(frozen=True)
-class SubmissionFile:
-    """A file to grade and whose it is."""
-
-    path: Path
-    student: str
-    #: When the student submitted it, if known (set by ``with_submission_times``).
-    submitted_at: datetime | None = None
-
-
-def _candidates(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
-
-
-def _pick(folder: Path, module: str) -> Path | None:
-    """The submission inside a student's folder: the one named after the module, or the only one."""
-    files = _candidates(folder)
-    if not files:
-        return None
-    named = [p for p in files if p.stem == module]
-    if named:
-        return sorted(named, key=lambda p: p.suffix != ".py")[0] if len(named) > 1 else named[0]
-    if len(files) == 1:
-        return files[0]
-    raise UsageError(f"{folder} holds several submissions ({', '.join(p.name for p in files)}); "
-                     f"name the one to grade {module}.py or {module}.ipynb")
-
-
-def find_submissions(paths: list[Path], module: str) -> list[SubmissionFile]:
-    """Expand files and folders into submissions; ``folder/<student>/<file>`` names the student."""
-    found: list[SubmissionFile] = []
-    for path in map(Path, paths):
-        path = path.resolve()  # stored paths must still make sense from another folder
-        if path.is_file():
-            found.append(SubmissionFile(path, path.stem))
-        elif path.is_dir():
-            for entry in sorted(path.iterdir()):
-                if entry.name.startswith(".") or entry.name in IGNORED_FOLDERS:
-                    continue
-                if entry.is_file() and entry.suffix in SUFFIXES:
-                    found.append(SubmissionFile(entry, entry.stem))
-                elif entry.is_dir():
-                    picked = _pick(entry, module)
-                    if picked is not None:
-                        found.append(SubmissionFile(picked, entry.name))
-        else:
-            raise UsageError(f"{path}: no such file or folder")
-    return found
-
-
-def read_manifest(path: Path) -> dict[str, list[tuple[str, datetime]]]:
-    """A manifest CSV with columns student,file,submitted_at: per student, (file name, time) pairs."""
-    try:
-        with open(path, newline="") as handle:
-            reader = csv.DictReader(handle)
-            missing = {"student", "submitted_at"} - set(reader.fieldnames or [])
-            if missing:
-                raise UsageError(f"{path}: the manifest needs the columns student,file,submitted_at "
-                                 f"(missing {', '.join(sorted(missing))})")
-            times: dict[str, list[tuple[str, datetime]]] = {}
-            for number, row in enumerate(reader, start=2):
-                moment = parse_moment(row["submitted_at"] or "", what=f"{path}, line {number}: submitted_at")
-                times.setdefault(row["student"], []).append((Path(row.get("file") or "").name, moment))
-            return times
-    except OSError as exc:
-        raise UsageError(f"cannot read the manifest {path}: {exc.strerror}") from None
-
-
-def with_submission_times(files: list[SubmissionFile], *, submitted_at: datetime | None = None,
-                          manifest: Path | None = None) -> list[SubmissionFile]:
-    """Attach submission times: the option, else the manifest's row, else the file's mtime."""
-    times = read_manifest(manifest) if manifest else {}
-    dated = []
-    for file in files:
-        moment = submitted_at
-        if moment is None and file.student in times:
-            rows = times[file.student]
-            named = [t for name, t in rows if name == file.path.name]
-            moment = named[0] if named else rows[0][1]
-        if moment is None:
-            moment = datetime.fromtimestamp(file.path.stat().st_mtime, tz=timezone.utc)
-        dated.append(replace(file, submitted_at=moment))
-    return dated
-
-
-# --- coordinator ------------------------------------------------------------------------------
 
 def _already_graded(files: list[SubmissionFile], assignment: Assignment, gradebook: Gradebook | None,
                     force: bool) -> tuple[list[SubmissionResult], list[SubmissionFile]]:
@@ -182,7 +89,7 @@ class Batch:
                 self._pool = None
             yield from cached
             for file, result in self._grade(todo):
-                apply_lateness(result, self.assignment.late_policy, file.submitted_at)
+                apply_lateness(result, self.assignment.late_policy, file.submitted_at, file.submitted_at_source)
                 yield gradebook.record(result, title=self.assignment.title) if gradebook is not None else result
         except BaseException:
             # Interrupted (Ctrl-C, the consumer stopped) or failed: do not wait for submissions in

@@ -31,7 +31,7 @@ from grader.results import SubmissionResult
 from grader.intake.submission import Submission, load_submission
 
 if TYPE_CHECKING:
-    from grader.grading.batch import SubmissionFile
+    from grader.intake.discover import SubmissionFile
 
 try:
     from distributed import Client, KilledWorker, WorkerPlugin, as_completed, get_worker

@@ -35,7 +35,7 @@ from grader.sandbox.limits import ONE_THREAD
 
 if TYPE_CHECKING:
     from grader.course.assignment import Assignment
-    from grader.grading.batch import SubmissionFile
+    from grader.intake.discover import SubmissionFile
 
 #: Seconds a worker gets to close its grader and exit at the end of a batch.
 CLOSE_TIMEOUT = 15.0

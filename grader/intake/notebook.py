@@ -1,13 +1,12 @@
-"""Notebooks: reading a student's, neutralising IPython syntax, and generating a stub's.
+"""A student's notebook: reading it, and neutralising IPython syntax in its cells.
 
-The stub of an assignment is a jupytext-style "percent" script (``# %%`` starts a code cell,
-``# %% [markdown]`` a markdown cell whose lines are ``# ``-commented); the notebook that
-students receive is generated from it, so the two never drift apart.
+The notebook students receive is generated from the stub by ``grader.course.stubs``.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,17 +26,97 @@ class NotebookError(ValueError):
     """A file that is not a readable Jupyter notebook."""
 
 
+def _repair_cells(raw: dict) -> list[str]:
+    """Fix, in place, what a notebook in the wild gets wrong where the intent is clear; returns
+    what was repaired. What cannot be repaired raises ``NotebookError`` naming the cell."""
+    repairs: list[str] = []
+    cells = raw.get("cells")
+    if cells is None and "worksheets" in raw:
+        return repairs  # nbformat 3: upgraded (and then checked) by nbformat itself
+    if not isinstance(cells, list):
+        raise NotebookError("it has no list of cells")
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
+            raise NotebookError(f"cell {number} is not a JSON object")
+        kind = cell.get("cell_type")
+        if kind not in ("code", "markdown", "raw"):
+            raise NotebookError(f"cell {number} has an unknown cell_type {str(kind)[:40]!r}")
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            cell["source"] = "".join(source)
+        elif not isinstance(source, str):
+            raise NotebookError(f"cell {number}'s source is {type(source).__name__}, not text")
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = {}
+            repairs.append(f"cell {number}: metadata")
+        if kind == "code":
+            if not isinstance(cell.get("outputs"), list):
+                cell["outputs"] = []
+                repairs.append(f"cell {number}: outputs")
+            count = cell.get("execution_count")
+            if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+                cell["execution_count"] = None
+                repairs.append(f"cell {number}: execution_count")
+        else:
+            for key in ("outputs", "execution_count"):
+                if key in cell:
+                    del cell[key]
+                    repairs.append(f"cell {number}: {key} of a {kind} cell")
+    if not isinstance(raw.get("metadata"), dict):
+        raw["metadata"] = {}
+        repairs.append("notebook metadata")
+    return repairs
+
+
+def _schema_path(error) -> str:
+    """``cell 3, outputs[0]`` for a validation error at ``cells/2/outputs/0``."""
+    path = list(getattr(error, "absolute_path", []))
+    if len(path) >= 2 and path[0] == "cells" and isinstance(path[1], int):
+        rest = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path[2:]).lstrip(".")
+        return f"cell {path[1] + 1}" + (f", {rest}" if rest else "")
+    return "/".join(map(str, path))[:80] or "the top level"
+
+
 def read_notebook(text: str) -> NotebookNode:
-    """Parse a notebook of any nbformat version, upgraded to v4."""
+    """Parse a notebook of any nbformat version, upgraded to v4 and valid against its schema.
+
+    Safe repairs where the intent is clear (``source`` as a list of lines, missing metadata or
+    outputs, a nonsensical execution count, missing or duplicate cell ids); anything else that
+    breaks the schema raises ``NotebookError`` with one line saying what and where."""
+    import json
+
     import nbformat
+    from nbformat.validator import ValidationError, normalize
 
     try:
-        notebook = nbformat.reads(text, as_version=4)
-    except Exception as exc:  # nbformat raises many kinds: NotJSONError, ValidationError, KeyError...
+        raw = json.loads(text)
+    except RecursionError:
+        raise NotebookError("its JSON is nested too deeply") from None
+    except ValueError as exc:
+        raise NotebookError(f"not JSON ({str(exc)[:200]})") from None
+    if not isinstance(raw, dict):
+        raise NotebookError("its JSON is not an object")
+    _repair_cells(raw)
+    try:
+        with warnings.catch_warnings():  # missing cell ids: normalize() below adds them
+            warnings.simplefilter("ignore")
+            notebook = nbformat.reads(json.dumps(raw), as_version=4)
+            _, fixed = normalize(notebook, relax_add_props=True, strip_invalid_metadata=True)
+            notebook = nbformat.from_dict(fixed)
+            nbformat.validate(notebook, relax_add_props=True)
+    except ValidationError as exc:
+        raise NotebookError(f"it does not follow the notebook format at {_schema_path(exc)}: "
+                            f"{str(getattr(exc, 'message', exc)).splitlines()[0][:200]}") from None
+    except RecursionError:
+        raise NotebookError("its JSON is nested too deeply") from None
+    except Exception as exc:  # nbformat raises many kinds: NotJSONError, KeyError, AttributeError...
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NotebookError(reason[:300]) from None
     if not isinstance(notebook.get("cells"), list):
         raise NotebookError("it has no list of cells")
+    for cell in notebook.cells:  # the upgrade from v3 may bring lists back
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
     return notebook
 
 
@@ -72,50 +151,3 @@ def neutralise_ipython(source: str) -> tuple[str | None, list[str]]:
         else:
             out.append(line)
     return "\n".join(out), notes
-
-
-def percent_cells(text: str) -> list[tuple[str, str]]:
-    """Split a percent-format script into (cell type, source) pairs."""
-    cells: list[tuple[str, list[str]]] = []
-    kind, body = "code", []
-    started = False
-    for line in text.splitlines():
-        marker = re.match(r"^# %%(.*)$", line)
-        if marker:
-            if started or any(l.strip() for l in body):
-                cells.append((kind, body))
-            started = True
-            kind = "markdown" if "[markdown]" in marker.group(1) else "code"
-            body = []
-        else:
-            body.append(line)
-    if any(l.strip() for l in body):
-        cells.append((kind, body))
-    result = []
-    for kind, body in cells:
-        while body and not body[0].strip():
-            body.pop(0)
-        while body and not body[-1].strip():
-            body.pop()
-        if kind == "markdown":
-            body = [re.sub(r"^# ?", "", l) for l in body]
-        result.append((kind, "\n".join(body)))
-    return result
-
-
-def notebook_from_percent(text: str, *, title: str = "") -> NotebookNode:
-    """The student notebook generated from a percent-format stub."""
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.metadata["language_info"] = {"name": "python"}
-    if title:
-        notebook.metadata["title"] = title
-    for kind, source in percent_cells(text):
-        cell = nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_code_cell(source)
-        notebook.cells.append(cell)
-    # Stable ids, so regenerating the same stub gives the same bytes.
-    for index, cell in enumerate(notebook.cells):
-        cell["id"] = f"cell-{index + 1}"
-    return notebook

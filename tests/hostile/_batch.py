@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from grader.course.assignment import get_assignment
-from grader.grading.batch import find_submissions, grade_batch
+from grader.grading.batch import grade_batch
+from grader.intake.discover import find_submissions
 from grader.gradebook import Gradebook
 
 
