@@ -26,6 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from grader.compare import Tolerance, compare
+from grader.results import Where
 from grader.sandbox.outcomes import StudentError
 
 VISIBILITIES = ("public", "hidden")
@@ -33,7 +34,14 @@ _definition_order = itertools.count()
 
 
 class CheckFailed(Exception):
-    """The student's result is wrong; the message says how."""
+    """The student's result is wrong; the message says how.
+
+    ``where`` is the place in the student's file it points at, if the check knows it; raised
+    while handling a student's exception, the failure takes that exception's place anyway."""
+
+    def __init__(self, message: str, *, where: Where | None = None):
+        super().__init__(message)
+        self.where = where
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,6 @@ def expect_raises(exc_type: type[BaseException], *, call: str):
     except StudentError as error:
         if error.is_instance(exc_type):
             return
-        raise CheckFailed(f"{call} raised {error.detail}{f' ({error.where})' if error.where else ''}; "
-                          f"expected {exc_type.__name__}") from None
+        raise CheckFailed(f"{call} raised {error.detail}{error.place}; expected {exc_type.__name__}",
+                          where=error.where) from None
     raise CheckFailed(f"{call} returned normally; expected it to raise {exc_type.__name__}")

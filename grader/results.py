@@ -1,4 +1,10 @@
-"""What grading produces: plain data, no formatting."""
+"""What grading produces: plain data, no formatting.
+
+Every fact an output needs is a field: where in the file an error happened (``Where``), why a
+check never reached a verdict of its own (``reason``), whose fault a failed submission is
+(``fault``). Reports, exports and platform adapters render these fields; none of them parses
+a message.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,64 @@ from dataclasses import asdict, dataclass, field
 
 CHECK_STATUSES = ("passed", "failed", "error", "timeout")
 
+#: Why a check ended without a verdict of its own (``CheckResult.reason``), in a few words each.
+#: The status says how it counts (``error`` or ``timeout``); the reason says what happened.
+REASONS = {
+    "submission_error": "the file could not be graded at all",
+    "timeout": "the check's time limit ran out",
+    "budget": "the submission's time budget ran out",
+    "memory": "the submission ran out of memory",
+    "crashed": "the submission's process was killed (a crash or a signal)",
+    "cpu": "the submission used up its CPU time",
+    "file_size": "the submission wrote a file over the size limit",
+    "invalid_reply": "the submission's process sent something invalid",
+    "reply_limit": "the submission's answers were larger than allowed",
+    "grader_error": "the grader failed (not the submission's fault)",
+}
+#: Whose fault it is that a submission could not be graded (``SubmissionResult.fault``).
+FAULTS = ("submission", "grader")
+#: Where a submission time came from (``SubmissionResult.submitted_at_source``). A file's
+#: modification time is the student's to set (inside a zip, say), so it is flagged as such.
+TIME_SOURCES = ("option", "manifest", "lms", "mtime")
+
 
 def format_points(value: float) -> str:
     """Points as people write them: 3, 2.5, 0.25 (no trailing .0)."""
     return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in the student's file that a message points at."""
+
+    #: The place as the student reads it: ``cell 4, line 3``, ``perceptron.py, line 12``, ``line 5``.
+    label: str
+    #: Notebook cell number (1-based among all cells, as the file stores them), or None for a ``.py`` file.
+    cell: int | None = None
+    #: Line within the cell, or within the ``.py`` file; None if only the cell is known.
+    line: int | None = None
+    #: The student's own source line there, stripped and capped; empty if unknown.
+    source: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "Where | None":
+        return None if data is None else cls(**data)
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something about the file worth telling the student that did not stop grading."""
+
+    #: What happened, in a student's words (``cell 10: ModuleNotFoundError: ...``).
+    text: str
+    #: The cell or line it is about, if any.
+    where: Where | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict | str) -> "Note":
+        if isinstance(data, str):  # results stored before notes were structured
+            return cls(data)
+        return cls(data["text"], Where.from_dict(data.get("where")))
 
 
 @dataclass
@@ -34,6 +94,10 @@ class CheckResult:
     duration: float = 0.0
     #: Numbers the check measured (``accuracy``, ``train_seconds``, ``parameters``), by name.
     metrics: dict[str, float] = field(default_factory=dict)
+    #: Where in the student's file the failure happened (an exception's line), if known.
+    where: Where | None = None
+    #: For a check that ended without a verdict of its own, why (a key of ``REASONS``), else None.
+    reason: str | None = None
 
 
 @dataclass
@@ -56,7 +120,11 @@ class SubmissionResult:
     error: str | None
     checks: list[CheckResult] = field(default_factory=list)
     #: Cells or statements that raised, hung or were skipped; neutralised IPython syntax.
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    #: Where ``error`` points in the file (a syntax error's line), if anywhere.
+    error_where: Where | None = None
+    #: For ``status == "error"``: ``submission`` (the file's fault) or ``grader`` (ours), else None.
+    fault: str | None = None
     #: The student's own stdout/stderr, capped.
     output: str = ""
     #: Wall-clock seconds for the whole submission.
@@ -69,18 +137,26 @@ class SubmissionResult:
     cached: bool = False
     #: When the student submitted (ISO, with offset), if known.
     submitted_at: str | None = None
+    #: Where ``submitted_at`` came from (a key of ``TIME_SOURCES``), or None when it is unknown.
+    submitted_at_source: str | None = None
     #: Days after the due date (fractional); 0 when on time or when there is no due date.
     days_late: float = 0.0
     #: Points deducted for lateness; ``score`` is after the deduction.
     penalty: float = 0.0
 
     def to_json(self) -> dict:
-        """The machine-readable shape of ``grader grade --json`` (design.md)."""
+        """The machine-readable shape of ``grader grade --json`` (design.md; ``where``, ``reason``,
+        ``fault``, ``notes`` and the lateness fields are additions to it)."""
         return {
             "student": self.student, "assignment": self.assignment, "file": self.file,
             "score": self.score, "max_score": self.max_score, "status": self.status, "error": self.error,
+            "fault": self.fault, "error_where": _plain(self.error_where),
             "checks": [{"name": c.name, "score": c.score, "max_score": c.max_score, "status": c.status,
-                        "message": c.message} for c in self.checks],
+                        "message": c.message, "where": _plain(c.where), "reason": c.reason}
+                       for c in self.checks],
+            "notes": [{"text": n.text, "where": _plain(n.where)} for n in self.notes],
+            "submitted_at": self.submitted_at, "submitted_at_source": self.submitted_at_source,
+            "days_late": self.days_late, "penalty": self.penalty,
         }
 
     def to_dict(self) -> dict:
@@ -88,6 +164,13 @@ class SubmissionResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> "SubmissionResult":
+        """The inverse of ``to_dict`` (grading workers send results as these dicts)."""
         data = dict(data)
-        data["checks"] = [CheckResult(**c) for c in data.get("checks", [])]
+        data["checks"] = [CheckResult(**dict(c, where=Where.from_dict(c.get("where")))) for c in data.get("checks", [])]
+        data["notes"] = [Note.from_dict(n) for n in data.get("notes", [])]
+        data["error_where"] = Where.from_dict(data.get("error_where"))
         return cls(**data)
+
+
+def _plain(where: Where | None) -> dict | None:
+    return None if where is None else asdict(where)

@@ -16,6 +16,9 @@ from conftest import SAMPLES, write
 PERCEPTRON = SAMPLES / "perceptron"
 JSON_KEYS = {"student", "assignment", "file", "score", "max_score", "status", "error", "checks"}
 CHECK_KEYS = {"name", "score", "max_score", "status", "message"}
+# Additions to design.md's shape: structured places and reasons, notes, lateness.
+ADDED_KEYS = {"fault", "error_where", "notes", "submitted_at", "submitted_at_source", "days_late", "penalty"}
+ADDED_CHECK_KEYS = {"where", "reason"}
 
 
 def run(*args, **kwargs):
@@ -98,10 +101,10 @@ def test_grade_json_is_one_object_per_line_and_nothing_else(tmp_path):
     assert len(lines) == len(list(PERCEPTRON.iterdir()))
     objects = [json.loads(line) for line in lines]
     for obj in objects:
-        assert set(obj) == JSON_KEYS
+        assert set(obj) == JSON_KEYS | ADDED_KEYS
         assert obj["assignment"] == "perceptron" and obj["max_score"] == 32
         for check in obj["checks"]:
-            assert set(check) == CHECK_KEYS
+            assert set(check) == CHECK_KEYS | ADDED_CHECK_KEYS
             assert check["status"] in {"passed", "failed", "error", "timeout"}
     scores = {o["student"]: o for o in objects}
     assert scores["correct"]["score"] == 32 and scores["correct_nb"]["score"] == 32

@@ -11,9 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import cli
-from grader.reports.feedback import build_report, file_stem, locate, render_html, render_markdown, write_feedback
+from grader.reports.feedback import file_stem, write_feedback
+from grader.reports.html import render_html
+from grader.reports.markdown import render_markdown
+from grader.reports.model import build_report
 from grader.gradebook import Gradebook
-from grader.results import CheckResult, SubmissionResult
+from grader.results import CheckResult, Note, SubmissionResult, Where
 
 from conftest import SAMPLES, write
 
@@ -130,7 +133,7 @@ def test_student_errors_point_at_the_students_line_never_at_numpy_or_the_grader(
     for student, result in graded.results.items():
         if student == "bad_import":
             continue  # see test_import_error_messages_name_no_install_paths
-        for text in [c.message for c in result.checks] + result.notes + [result.error or ""]:
+        for text in [c.message for c in result.checks] + [n.text for n in result.notes] + [result.error or ""]:
             assert "grader/" not in text and "site-packages" not in text and "numpy/" not in text, text
     md = read(graded, "deep_numpy.md")
     assert "  ↳ at **deep_numpy.py, line 5**: `return np.linalg.inv(m)`" in md
@@ -287,7 +290,7 @@ def test_lateness_is_shown_when_present():
 
 
 def test_hostile_student_ids_and_messages_cannot_inject_markup():
-    hostile = result_with(student="<img src=x onerror=alert(1)>", notes=["line 3: `x` [a](javascript:y) <b>"],
+    hostile = result_with(student="<img src=x onerror=alert(1)>", notes=[Note("line 3: `x` [a](javascript:y) <b>")],
                           output="\x1b[31m<script>x()</script>\x1b[0m\x07")
     report = build_report(hostile, include_output=True)
     page, md = render_html(report), render_markdown(report)
@@ -309,10 +312,17 @@ def test_printed_output_is_capped():
     assert "TAIL" not in render_html(report)
 
 
-def test_locate_finds_cells_lines_and_labels():
-    assert [(text[a:b], loc.cell, loc.line) for text in ["cell 10: NameError: x (cell 10, line 1)"]
-            for a, b, loc in locate(text)] == [("cell 10", 10, None), ("cell 10, line 1", 10, 1)]
-    assert [(loc.text, loc.cell, loc.line) for *_, loc in locate("cell 4: SyntaxError at line 2: bad (cell skipped)")] \
-        == [("cell 4", 4, None), ("line 2", 4, 2)]
-    assert [(loc.text, loc.line) for *_, loc in locate("f() raised E: m (my file.py, line 12)")] == [("my file.py, line 12", 12)]
-    assert locate("step(0.0): 1 (yours), expected 0") == []
+def test_places_come_from_the_where_fields_not_from_the_message_text():
+    where = Where("cell 4, line 3", cell=4, line=3, source="return x / 0")
+    checks = [CheckResult("step_is_strict_at_zero", 0.0, 1.0, "error", "step() raised ZeroDivisionError (cell 4, line 3)",
+                          where=where),
+              CheckResult("mentions_a_place", 0.0, 1.0, "failed", "see cell 9, line 1 (yours)")]
+    report = build_report(result_with(checks=checks, file="/nowhere/ada.ipynb",
+                                      notes=[Note("cell 2: NameError: x", Where("cell 2", cell=2))]))
+    md, page = render_markdown(report, notebook_href="nb.html"), render_html(report, notebook_href="nb.html")
+    assert "↳ at [**cell 4, line 3**](nb.html#cell-id=cell-4): `return x / 0`" in md
+    assert ('(<a class="where" href="nb.html#cell-id=cell-4">cell 4, line 3</a>)'
+            '<span class="excerpt">↳ cell 4, line 3: <code>return x / 0</code></span>') in page
+    # A message that only mentions a place in its words points nowhere: nothing parses messages.
+    assert report.checks[1].message.where is None and "cell-id=cell-9" not in md + page
+    assert report.notes[0].where.cell == 2 and '<a class="where" href="nb.html#cell-id=cell-2">cell 2</a>' in page

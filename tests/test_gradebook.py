@@ -5,10 +5,11 @@ import sqlite3
 
 import pytest
 
-from grader.grading.batch import find_submissions, grade_batch
+from grader.grading.batch import grade_batch
+from grader.intake.discover import find_submissions
 from grader.errors import GradebookError
 from grader.gradebook import Gradebook
-from grader.results import CheckResult, SubmissionResult
+from grader.results import CheckResult, Note, SubmissionResult, Where
 
 from conftest import SAMPLES
 
@@ -18,7 +19,7 @@ def result(student="ann", content_hash="h1", score=1.0, checks=None):
         CheckResult(name="a", score=score, max_score=1.0, status="passed" if score else "failed", message="")]
     return SubmissionResult(student=student, assignment="perceptron", file=f"{student}.py",
                             content_hash=content_hash, score=score, max_score=1.0, status="graded",
-                            error=None, checks=checks, notes=["cell 3: NameError"])
+                            error=None, checks=checks, notes=[Note("cell 3: NameError", Where("cell 3", 3))])
 
 
 def table_count(path, table):
@@ -31,7 +32,7 @@ def test_record_and_find_round_trip(tmp_path):
         stored = gradebook.record(result())
         assert stored.graded_at is not None
         found = gradebook.find("ann", "perceptron", "h1")
-        assert found.cached and found.score == 1.0 and found.notes == ["cell 3: NameError"]
+        assert found.cached and found.score == 1.0 and found.notes == [Note("cell 3: NameError", Where("cell 3", 3))]
         assert found.checks[0].name == "a"
         assert gradebook.find("ann", "perceptron", "other") is None
 

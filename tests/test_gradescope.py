@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from grader.gradescope import core as gradescope
+from grader.gradescope import results as results_json_module, run as gradescope
 from grader.cli import cli
 from grader.sandbox.forkserver import ForkServer
 
@@ -324,12 +324,9 @@ def test_student_from_metadata(tmp_path):
 
 
 def test_markdown_helpers():
-    assert gradescope.md_text("w_1 * x <script> [link](u) # 1") == "w\\_1 \\* x \\<script\\> \\[link\\](u) \\# 1"
-    assert gradescope.md_text("- item\n1. first") == "\\- item\n1\\. first"
-    assert gradescope.md_code_block("a ``` b") == "````text\na ``` b\n````"
-    assert gradescope.where_in_file("f raised X (cell 3, line 2)") == "cell 3, line 2"
-    assert gradescope.where_in_file("f raised X (perceptron.py, line 7)") == "perceptron.py, line 7"
-    assert gradescope.where_in_file("step(0.0): 1 (yours), expected 0") is None
+    assert results_json_module.md_text("w_1 * x <script> [link](u) # 1") == "w\\_1 \\* x \\<script\\> \\[link\\](u) \\# 1"
+    assert results_json_module.md_text("- item\n1. first") == "\\- item\n1\\. first"
+    assert results_json_module.md_code_block("a ``` b") == "````text\na ``` b\n````"
 
 
 # --- the bundle ------------------------------------------------------------------------------------
@@ -350,7 +347,7 @@ def test_bundle_holds_the_package_and_only_one_assignment(bundle):
         constraints = archive.read("constraints.txt").decode()
         setup = archive.read("setup.sh").decode()
     for required in ("setup.sh", "run_autograder", "pyproject.toml", "constraints.txt", "README.md",
-                     "grader/__init__.py", "grader/cli/__init__.py", "grader/gradescope/core.py", "grader/sandbox/zygote.py",
+                     "grader/__init__.py", "grader/cli/__init__.py", "grader/gradescope/run.py", "grader/sandbox/zygote.py",
                      "assignments/perceptron/assignment.toml", "assignments/perceptron/checks.py",
                      "assignments/perceptron/stub.py", "reference/perceptron.py"):
         assert required in names

@@ -240,7 +240,7 @@ def test_how_each_attack_ends_is_reported(batch):
     assert "RuntimeError" in message("memory_torch")
     assert "exited with status 0" in message("os_exit")
     assert "SystemExit" in message("sys_exit")
-    assert any("did not finish within 3 s (skipped)" in note for note in batch.results["loop_at_import"]["notes"])
+    assert any("did not finish within 3 s (skipped)" in note["text"] for note in batch.results["loop_at_import"]["notes"])
     assert "forked" in batch.results["fork_storm"]["output"]
     written = int(batch.results["disk_fill"]["output"].split("wrote ")[1].split(" MiB")[0])
     assert 0 < written <= LIMITS["scratch_mb"]  # the disk fill ended at the private filesystem's size

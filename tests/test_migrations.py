@@ -56,6 +56,16 @@ def database(gradebook_url):
     db.engine.dispose()
 
 
+#: The revision after the newest, as a later release would ship it.
+NEXT = f"{int(schema.HEAD) + 1:04d}"
+
+
+def _create_initial_schema(database) -> None:
+    """The tables as the grader made them before it had migrations: revision 0001's, unstamped."""
+    command.upgrade(schema.alembic_config(database.url), schema.INITIAL)
+    database.execute("DROP TABLE alembic_version")
+
+
 def _db_upgrade(url: str):
     return CliRunner().invoke(cli, ["db", "upgrade", "--db", url], catch_exceptions=False)
 
@@ -79,8 +89,8 @@ def test_migrations_go_down_to_nothing_and_up_again(database):
     assert database.differences_from_models() == []
 
 
-def test_a_gradebook_made_before_migrations_is_stamped_and_keeps_its_grades(database):
-    Base.metadata.create_all(database.engine)  # what the grader did before it had migrations
+def test_a_gradebook_made_before_migrations_keeps_its_grades_through_db_upgrade(database):
+    _create_initial_schema(database)  # what the grader did before it had migrations
     database.execute(
         "INSERT INTO students (id, name) VALUES (1, 'ann')",
         "INSERT INTO assignments (id, name, title) VALUES (1, 'perceptron', 'Perceptron')",
@@ -88,16 +98,18 @@ def test_a_gradebook_made_before_migrations_is_stamped_and_keeps_its_grades(data
         "VALUES (1, 1, 1, 'h0', 'ann.py', '2026-11-01 10:00:00')",
         "INSERT INTO grading_runs (submission_id, graded_at, score, max_score, status, notes, output, duration, "
         "days_late, penalty) VALUES (1, '2026-11-01 10:00:00', 0.5, 1.0, 'graded', '', '', 1.0, 0, 0)")
+    with pytest.raises(GradebookError, match="made by an older grader before schema versions; run: grader db upgrade"):
+        Gradebook(database.url)
+    assert _db_upgrade(database.url).exit_code == 0
     with Gradebook(database.url) as gradebook:
-        assert gradebook.schema_before.kind == "unversioned"
         assert [r.score for r in gradebook.history("perceptron", "ann")] == [0.5]
         gradebook.record(_result())
-    assert database.scalar("SELECT version_num FROM alembic_version") == schema.INITIAL
+    assert database.scalar("SELECT version_num FROM alembic_version") == schema.HEAD
     assert database.differences_from_models() == []
 
 
 def test_a_gradebook_from_before_due_dates_is_refused_until_db_upgrade(database):
-    Base.metadata.create_all(database.engine)
+    _create_initial_schema(database)
     database.execute(*(f"ALTER TABLE grading_runs DROP COLUMN {name}" for name in ("submitted_at", "days_late", "penalty")))
     database.execute(
         "INSERT INTO students (id, name) VALUES (1, 'ann')",
@@ -127,7 +139,7 @@ def test_a_gradebook_upgraded_by_a_newer_grader_is_refused(database):
     Gradebook(database.url).close()
     database.execute("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(GradebookError, match=r"has schema revision 9999, newer than this grader knows "
-                                             r"\(newest 0001\); upgrade grader to use it"):
+                                             rf"\(newest {schema.HEAD}\); upgrade grader to use it"):
         Gradebook(database.url)
     out = CliRunner().invoke(cli, ["db", "upgrade", "--db", database.url])
     assert out.exit_code == 1 and "newer than this grader knows" in out.output
@@ -141,12 +153,12 @@ def test_a_database_with_only_some_of_the_tables_is_refused(database):
 
 @pytest.fixture
 def newer_grader(tmp_path, monkeypatch):
-    """This grader plus a revision 0002 (a new table), as a later release would ship it."""
+    """This grader plus the next revision (a new table), as a later release would ship it."""
     scripts = tmp_path / "migrations"
     shutil.copytree(Path(schema.__file__).parent / "migrations", scripts,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_notes.py").write_text(
-        'from alembic import op\nimport sqlalchemy as sa\n\nrevision = "0002"\ndown_revision = "0001"\n'
+    (scripts / "versions" / f"{NEXT}_notes.py").write_text(
+        f'from alembic import op\nimport sqlalchemy as sa\n\nrevision = "{NEXT}"\ndown_revision = "{schema.HEAD}"\n'
         "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n"
         '    op.create_table("ta_notes", sa.Column("id", sa.Integer(), primary_key=True))\n\n\n'
         'def downgrade():\n    op.drop_table("ta_notes")\n')
@@ -158,7 +170,7 @@ def newer_grader(tmp_path, monkeypatch):
         return configured
 
     monkeypatch.setattr(schema, "alembic_config", config)
-    monkeypatch.setattr(schema, "HEAD", "0002")  # as the release would declare it
+    monkeypatch.setattr(schema, "HEAD", NEXT)  # as the release would declare it
     schema.head_revision.cache_clear()
     yield
     schema.head_revision.cache_clear()
@@ -167,12 +179,13 @@ def newer_grader(tmp_path, monkeypatch):
 def test_an_older_gradebook_is_refused_until_db_upgrade(database, request):
     with Gradebook(database.url) as gradebook:
         gradebook.record(_result())
+    current = schema.HEAD
     request.getfixturevalue("newer_grader")
-    with pytest.raises(GradebookError, match=r"has schema revision 0001, this grader needs 0002; "
+    with pytest.raises(GradebookError, match=rf"has schema revision {current}, this grader needs {NEXT}; "
                                              r"run: grader db upgrade --db "):
         Gradebook(database.url)
     out = _db_upgrade(database.url)
-    assert out.exit_code == 0 and "from revision 0001 to revision 0002" in out.output
+    assert out.exit_code == 0 and f"from revision {current} to revision {NEXT}" in out.output
     assert "ta_notes" in database.tables()
     with Gradebook(database.url) as gradebook:
         assert gradebook.schema_before.kind == "current"
@@ -187,13 +200,13 @@ def test_db_upgrade_needs_an_existing_sqlite_file(tmp_path):
 
 
 def test_after_a_schema_change_a_pre_migrations_gradebook_needs_db_upgrade(database, request):
-    Base.metadata.create_all(database.engine)
+    _create_initial_schema(database)
     request.getfixturevalue("newer_grader")
     with pytest.raises(GradebookError, match="made by an older grader before schema versions; run: grader db upgrade"):
         Gradebook(database.url)
     out = _db_upgrade(database.url)
-    assert out.exit_code == 0 and "from before schema versions to revision 0002" in out.output
-    assert database.scalar("SELECT version_num FROM alembic_version") == "0002"
+    assert out.exit_code == 0 and f"from before schema versions to revision {NEXT}" in out.output
+    assert database.scalar("SELECT version_num FROM alembic_version") == NEXT
 
 
 def test_head_is_the_newest_migration():
@@ -216,3 +229,22 @@ def test_creating_and_opening_a_gradebook_at_head_leave_alembic_unimported(tmp_p
     database = Database(f"sqlite:///{db}")
     assert database.scalar("SELECT version_num FROM alembic_version") == schema.head_revision()
     assert database.differences_from_models() == []
+
+
+def test_upgrading_a_0001_gradebook_turns_its_notes_into_structured_notes(database):
+    command.upgrade(schema.alembic_config(database.url), schema.INITIAL)
+    database.execute(
+        "INSERT INTO students (id, name) VALUES (1, 'ann')",
+        "INSERT INTO assignments (id, name, title) VALUES (1, 'perceptron', 'Perceptron')",
+        "INSERT INTO submissions (id, student_id, assignment_id, content_hash, path, submitted_at) "
+        "VALUES (1, 1, 1, 'h0', 'ann.py', '2026-11-01 10:00:00')",
+        "INSERT INTO grading_runs (submission_id, graded_at, score, max_score, status, notes, output, duration, "
+        "days_late, penalty) VALUES (1, '2026-11-01 10:00:00', 0.5, 1.0, 'graded', "
+        "'cell 2: NameError: x\ncell 9: skipped', '', 1.0, 0, 0)")
+    assert _db_upgrade(database.url).exit_code == 0
+    with Gradebook(database.url) as gradebook:
+        old, = gradebook.history("perceptron", "ann")
+    assert [note.text for note in old.notes] == ["cell 2: NameError: x", "cell 9: skipped"]
+    assert all(note.where is None for note in old.notes) and old.checks == []
+    command.downgrade(schema.alembic_config(database.url), schema.INITIAL)  # and back, unchanged
+    assert database.scalar("SELECT notes FROM grading_runs") == "cell 2: NameError: x\ncell 9: skipped"

@@ -57,7 +57,7 @@ def test_infinite_loop_at_import_skips_that_statement_only(quick_grader, tmp_pat
     source = CORRECT.replace("def extend(X):", "while True:\n    pass\n\n\ndef extend(X):")
     result = grade_source(quick_grader, tmp_path, source)
     assert result.score == result.max_score
-    assert any("did not finish within 2 s (skipped)" in note for note in result.notes), result.notes
+    assert any("did not finish within 2 s (skipped)" in note.text for note in result.notes), result.notes
 
 
 def test_os_exit_in_a_function_is_a_crash_with_its_reason(quick_grader, tmp_path):
@@ -176,4 +176,4 @@ def test_a_crash_while_loading_a_notebook_cell_skips_only_that_cell(quick_grader
     source = CORRECT.replace("def extend(X):", "import os\nos._exit(9)\n\n\ndef extend(X):")
     result = grade_source(quick_grader, tmp_path, source)
     assert result.score == result.max_score
-    assert any("stopped the sandbox: it exited with status 9" in note for note in result.notes), result.notes
+    assert any("stopped the sandbox: it exited with status 9" in note.text for note in result.notes), result.notes

@@ -58,7 +58,7 @@ def _call_text(name: str, args: tuple, kwargs: dict) -> str:
 def _student_error_text(error: StudentError) -> str:
     """``raised ValueError: message (line 12)``, from the student's exception."""
     detail = getattr(error, "detail", "") or error.type_name
-    where = f" ({error.where})" if error.where else ""
+    where = error.place
     if detail == "NotImplementedError":
         return f"raised NotImplementedError: not implemented yet{where}"
     return f"raised {detail}{where}"

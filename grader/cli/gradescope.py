@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from grader.gradescope import core as library
+from grader.gradescope import bundle as bundles, run as runner
 from grader.course.assignment import get_assignment
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -22,7 +22,7 @@ def gradescope() -> None:
 @click.argument("assignment")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="autograder.zip",
               show_default=True, help="Where to write the zip.")
-@click.option("--student-id", type=click.Choice(library.STUDENT_ID_FIELDS), default="email", show_default=True,
+@click.option("--student-id", type=click.Choice(bundles.STUDENT_ID_FIELDS), default="email", show_default=True,
               help=STUDENT_ID_HELP)
 @click.pass_context
 def build(ctx: click.Context, assignment: str, out: Path, student_id: str) -> None:
@@ -32,15 +32,15 @@ def build(ctx: click.Context, assignment: str, out: Path, student_id: str) -> No
     run_autograder, the grader's source, and only this assignment and its reference.
     """
     spec = get_assignment(assignment, ctx.obj["course"])
-    bundle = library.build_bundle(spec, out, student_id=student_id)
+    bundle = bundles.build_bundle(spec, out, student_id=student_id)
     click.echo(f"wrote {bundle.path} ({len(bundle.names)} files): upload it as the Gradescope autograder of {spec.name}")
 
 
 @gradescope.command(context_settings=CONTEXT)
 @click.argument("assignment")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=str(library.DEFAULT_ROOT),
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=str(runner.DEFAULT_ROOT),
               show_default=True, help="Gradescope's folder: grades ROOT/submission/, writes ROOT/results/results.json.")
-@click.option("--student-id", type=click.Choice(library.STUDENT_ID_FIELDS), default="email", show_default=True,
+@click.option("--student-id", type=click.Choice(bundles.STUDENT_ID_FIELDS), default="email", show_default=True,
               help=STUDENT_ID_HELP)
 @click.pass_context
 def run(ctx: click.Context, assignment: str, root: Path, student_id: str) -> None:
@@ -50,7 +50,7 @@ def run(ctx: click.Context, assignment: str, root: Path, student_id: str) -> Non
     message when nothing can be graded) and then exits 0, whatever the score. What it prints
     is Gradescope's log, shown to instructors only.
     """
-    report = library.run(assignment, course_root=ctx.obj["course"], root=root, student_id=student_id)
+    report = runner.run(assignment, course_root=ctx.obj["course"], root=root, student_id=student_id)
     result = report.result
     if report.failure:
         click.echo(f"autograder failure: {report.failure.rstrip()}")
@@ -63,7 +63,7 @@ def run(ctx: click.Context, assignment: str, root: Path, student_id: str) -> Non
             click.echo(f"  {check.status:7} {check.score:g}/{check.max_score:g} {check.name}"
                        + (f": {check.message}" if check.message else ""))
         for note in result.notes:
-            click.echo(f"  note: {note}")
+            click.echo(f"  note: {note.text}")
     if report.missing_layers:
         click.echo("sandbox isolation layers this host does not allow: " + "; ".join(report.missing_layers))
     click.echo(f"wrote {report.results_path}")

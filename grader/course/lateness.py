@@ -91,11 +91,14 @@ class LatePolicy:
         return days, min(self.max_penalty, self.penalty_per_day * math.ceil(days))
 
 
-def apply_lateness(result: SubmissionResult, policy: LatePolicy | None, submitted_at: datetime | None) -> None:
-    """Record the submission time on ``result`` and deduct the late penalty from its score."""
+def apply_lateness(result: SubmissionResult, policy: LatePolicy | None, submitted_at: datetime | None,
+                   source: str | None = None) -> None:
+    """Record the submission time (and where it came from) on ``result`` and deduct the late
+    penalty from its score."""
     if submitted_at is None:
         return
     result.submitted_at = aware(submitted_at).isoformat(timespec="seconds")
+    result.submitted_at_source = source
     if policy is None:
         return
     days, fraction = policy.penalty_fraction(submitted_at)

@@ -47,10 +47,13 @@ class GradingRun(Base):
     max_score: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20))  # graded | error
     error: Mapped[str | None] = mapped_column(Text, nullable=True)  # why the file could not be graded
-    notes: Mapped[str] = mapped_column(Text, default="")  # skipped cells, neutralised magics; one per line
+    error_where: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON Where the error points at
+    fault: Mapped[str | None] = mapped_column(String(20), nullable=True)  # status error: submission | grader
+    notes: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of {text, where}: skipped cells, magics
     output: Mapped[str] = mapped_column(Text, default="")  # the student's own stdout/stderr, capped
     duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds to grade the whole file
     submitted_at: Mapped[datetime | None] = mapped_column(nullable=True)  # when the student submitted (UTC)
+    submitted_at_source: Mapped[str | None] = mapped_column(String(20), nullable=True)  # option|manifest|lms|mtime
     days_late: Mapped[float] = mapped_column(Float, default=0.0)  # days after the due date; 0 when on time
     penalty: Mapped[float] = mapped_column(Float, default=0.0)  # points deducted for lateness (score is after it)
     submission: Mapped[SubmissionRow] = relationship(back_populates="runs")
@@ -71,3 +74,9 @@ class CheckResultRow(Base):
     visibility: Mapped[str] = mapped_column(String(10), default="public")  # public | hidden
     description: Mapped[str] = mapped_column(Text, default="")  # first line of the check's docstring
     duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds
+    reason: Mapped[str | None] = mapped_column(String(30), nullable=True)  # why it had no verdict (REASONS)
+    where_label: Mapped[str | None] = mapped_column(String(300), nullable=True)  # "cell 4, line 3"
+    where_cell: Mapped[int | None] = mapped_column(Integer, nullable=True)  # notebook cell (1-based)
+    where_line: Mapped[int | None] = mapped_column(Integer, nullable=True)  # line in the cell or file
+    where_source: Mapped[str | None] = mapped_column(Text, nullable=True)  # the student's line there
+    metrics: Mapped[str] = mapped_column(Text, default="{}")  # JSON {name: number} the check measured

@@ -7,8 +7,10 @@ interrupted batch leaves no half-written submission and rerunning finishes the r
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
+from dataclasses import asdict
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from grader.errors import GradebookError
 from grader.gradebook import schema
 from grader.gradebook.models import AssignmentRow, CheckResultRow, GradingRun, Student, SubmissionRow
-from grader.results import CheckResult, SubmissionResult
+from grader.results import CheckResult, Note, SubmissionResult, Where
 
 BUSY_TIMEOUT_MS = 10_000
 #: Times a result's transaction is tried when it collides with another writer's.
@@ -203,15 +205,13 @@ class Gradebook:
             run_id = connection.execute(_ADD_RUN, {
                 "submission_id": submission_id, "graded_at": now, "score": result.score,
                 "max_score": result.max_score, "status": result.status, "error": result.error,
-                "notes": "\n".join(result.notes), "output": result.output, "duration": result.duration,
-                "submitted_at": _utc(result.submitted_at), "days_late": result.days_late,
+                "error_where": _where_json(result.error_where), "fault": result.fault,
+                "notes": json.dumps([asdict(note) for note in result.notes]), "output": result.output,
+                "duration": result.duration, "submitted_at": _utc(result.submitted_at),
+                "submitted_at_source": result.submitted_at_source, "days_late": result.days_late,
                 "penalty": result.penalty}).scalar_one()
             if result.checks:
-                connection.execute(_ADD_CHECK, [
-                    {"run_id": run_id, "position": i, "name": c.name, "score": c.score, "max_score": c.max_score,
-                     "status": c.status, "message": c.message, "visibility": c.visibility,
-                     "description": c.description, "duration": c.duration}
-                    for i, c in enumerate(result.checks)])
+                connection.execute(_ADD_CHECK, [_check_row(run_id, i, c) for i, c in enumerate(result.checks)])
         self._ids.update(known)
         if title:
             self._titles[result.assignment] = title
@@ -233,13 +233,13 @@ class Gradebook:
         return SubmissionResult(
             student=student, assignment=assignment, file=submission.path, content_hash=submission.content_hash,
             score=run.score, max_score=run.max_score, status=run.status, error=run.error,
-            checks=[CheckResult(name=c.name, score=c.score, max_score=c.max_score, status=c.status,
-                                message=c.message, visibility=c.visibility, description=c.description,
-                                duration=c.duration) for c in run.checks],
-            notes=[n for n in run.notes.split("\n") if n], output=run.output, duration=run.duration,
+            error_where=Where.from_dict(_json(run.error_where, None)), fault=run.fault,
+            checks=[_to_check(c) for c in run.checks],
+            notes=[Note.from_dict(n) for n in _json(run.notes, [])], output=run.output, duration=run.duration,
             graded_at=run.graded_at.isoformat(timespec="seconds"), cached=True,
             submitted_at=(run.submitted_at.replace(tzinfo=timezone.utc).isoformat(timespec="seconds")
                           if run.submitted_at else None),
+            submitted_at_source=run.submitted_at_source,
             days_late=run.days_late or 0.0, penalty=run.penalty or 0.0)
 
     def graded(self, assignment: str) -> set[tuple[str, str]]:
@@ -286,6 +286,38 @@ class Gradebook:
     def assignments(self) -> list[str]:
         with self._errors(), Session(self._engine) as session:
             return list(session.scalars(select(AssignmentRow.name).order_by(AssignmentRow.name)))
+
+
+def _check_row(run_id: int, position: int, check: CheckResult) -> dict:
+    where = check.where
+    return {"run_id": run_id, "position": position, "name": check.name, "score": check.score,
+            "max_score": check.max_score, "status": check.status, "message": check.message,
+            "visibility": check.visibility, "description": check.description, "duration": check.duration,
+            "reason": check.reason, "metrics": json.dumps(check.metrics),
+            "where_label": where.label if where else None, "where_cell": where.cell if where else None,
+            "where_line": where.line if where else None, "where_source": where.source if where else None}
+
+
+def _to_check(row: CheckResultRow) -> CheckResult:
+    where = (Where(row.where_label, row.where_cell, row.where_line, row.where_source or "")
+             if row.where_label is not None else None)
+    return CheckResult(name=row.name, score=row.score, max_score=row.max_score, status=row.status,
+                       message=row.message, visibility=row.visibility, description=row.description,
+                       duration=row.duration, reason=row.reason, where=where, metrics=_json(row.metrics, {}))
+
+
+def _where_json(where: Where | None) -> str | None:
+    return None if where is None else json.dumps(asdict(where))
+
+
+def _json(text: str | None, default):
+    """A JSON column's value; ``default`` when it is empty (or not JSON: rows from before it was)."""
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default
 
 
 # --- the statements a write runs, built once -------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
-import re
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,7 +14,9 @@ import numpy as np
 
 from grader.course.assignment import Assignment
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
-from grader.results import CheckResult, SubmissionResult
+from grader.errors import SandboxError
+from grader.results import CheckResult, Note, SubmissionResult, Where
+from grader.text import clean, clean_name
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.outcomes import SandboxOutcome
 from grader.sandbox.session import ModuleProxy, SubmissionSandbox
@@ -22,13 +24,16 @@ from grader.intake.submission import Submission, load_submission
 
 
 log = logging.getLogger(__name__)
-_POSITION = re.compile(r"^(?:cell|line) (\d+)")
+#: Notes kept per submission (a file of a thousand failing cells does not need a thousand).
+MAX_NOTES = 100
 
 
-def _position(note: str) -> int:
-    """Where a note points in the file (``cell 9: ...`` -> 9), so notes read top to bottom."""
-    match = _POSITION.match(note)
-    return int(match.group(1)) if match else 0
+def _position(note: Note) -> tuple[int, int]:
+    """Where a note points in the file, so notes read top to bottom."""
+    where = note.where
+    if where is None:
+        return (0, 0)
+    return (where.cell or 0, where.line or 0)
 
 
 #: At most this many metrics per check, each name at most 64 characters.
@@ -142,18 +147,43 @@ class Grader:
         return self.grade(load_submission(Path(path), student))
 
     def grade(self, submission: Submission) -> SubmissionResult:
-        started = time.monotonic()
-        result = SubmissionResult(
-            student=submission.student, assignment=self.assignment.name, file=str(submission.path),
-            content_hash=submission.content_hash, score=0.0, max_score=self.max_score,
-            status="graded", error=None, notes=list(submission.notes))
-        if submission.error is not None:
-            result.status, result.error = "error", submission.error
-            result.checks = [self._not_graded(c, submission.error) for c in self.checks]
-            result.duration = time.monotonic() - started
-            return result
+        """Grade one submission. Never raises for anything the submission does: a failure of ours
+        on this file becomes its ``error`` result (``fault="grader"``), and the batch goes on."""
         if self._forkserver is None:
             raise RuntimeError("Grader.start() was not called")
+        started = time.monotonic()
+        try:
+            result = self._grade(submission, started)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except SandboxError:
+            raise  # the host cannot sandbox any more (the warm parent died): nothing else can be graded either
+        except Exception as exc:  # noqa: BLE001 - our own bug on this file must not stop the others
+            log.exception("grading %s of %s failed", submission.display_name, self.assignment.name)
+            result = self._ungraded(submission, f"the grader failed on this file ({type(exc).__name__}); "
+                                                "this is not the submission's fault: the course staff have "
+                                                "the details in the grader's log", fault="grader")
+        result.duration = time.monotonic() - started
+        return result
+
+    def _ungraded(self, submission: Submission, error: str, *, fault: str, where=None) -> SubmissionResult:
+        reason = "submission_error" if fault == "submission" else "grader_error"
+        return SubmissionResult(
+            student=submission.student, assignment=self.assignment.name, file=_shown_path(submission.path),
+            content_hash=submission.content_hash, score=0.0, max_score=self.max_score, status="error",
+            error=error, error_where=where, fault=fault, notes=list(submission.notes)[:MAX_NOTES],
+            checks=[CheckResult(name=c.name, score=0.0, max_score=c.points, status="error",
+                                message=f"not graded: {error}", visibility=c.visibility,
+                                description=c.description, reason=reason) for c in self.checks])
+
+    def _grade(self, submission: Submission, started: float) -> SubmissionResult:
+        if submission.error is not None:
+            return self._ungraded(submission, clean(submission.error), fault="submission",
+                                  where=submission.error_where)
+        result = SubmissionResult(
+            student=submission.student, assignment=self.assignment.name, file=_shown_path(submission.path),
+            content_hash=submission.content_hash, score=0.0, max_score=self.max_score,
+            status="graded", error=None, notes=list(submission.notes))
         sandbox = SubmissionSandbox(self._forkserver, self.assignment.limits, submission,
                                     module_name=self.assignment.module,
                                     harness_source=self.assignment.harness_source)
@@ -161,18 +191,14 @@ class Grader:
             result.checks = [self._run_check(check, sandbox, submission) for check in self.checks]
         finally:
             sandbox.close()
-        result.notes = sorted(result.notes + sandbox.load_notes(), key=_position)
-        result.output = sandbox.output()
+        notes = sorted(result.notes + sandbox.load_notes(), key=_position)
+        result.notes = notes[:MAX_NOTES]
+        if len(notes) > MAX_NOTES:
+            result.notes.append(Note(f"... and {len(notes) - MAX_NOTES} more notes"))
+        result.output = clean(sandbox.output(), self.assignment.limits.output_bytes * 2)
         result.student_seconds = round(sandbox.student_seconds, 6)
         result.score = round(sum(c.score for c in result.checks), 6)
-        result.duration = time.monotonic() - started
         return result
-
-    @staticmethod
-    def _not_graded(check: Check, reason: str) -> CheckResult:
-        return CheckResult(name=check.name, score=0.0, max_score=check.points, status="error",
-                           message=f"not graded: {reason}", visibility=check.visibility,
-                           description=check.description)
 
     def _run_check(self, check: Check, sandbox: SubmissionSandbox, submission: Submission) -> CheckResult:
         assignment = self.assignment
@@ -187,8 +213,13 @@ class Grader:
             settings=assignment.extra,
         )
         timeout = check.timeout if check.timeout is not None else assignment.limits.check_timeout
+        if sandbox.budget_left <= 0:
+            return CheckResult(name=check.name, score=0.0, max_score=check.points, status="timeout",
+                               message=f"not run: the submission's time budget of {assignment.limits.submission_budget:g} s "
+                                       "(loading, reloads and every check together) ran out before this check",
+                               visibility=check.visibility, description=check.description, reason="budget")
         started = time.monotonic()
-        fraction = 0.0
+        fraction, where, reason = 0.0, None, None
         try:
             # (Re)loading the submission has its own limits; the check's clock starts after it.
             sandbox.ensure_running()
@@ -200,17 +231,37 @@ class Grader:
             else:
                 status, message, fraction = "passed", returned.message if isinstance(returned, Partial) else "", 1.0
         except CheckFailed as failure:
-            status, message = "failed", str(failure)
+            status, message, where = "failed", str(failure), failure.where or _student_place(failure)
         except SandboxOutcome as outcome:
-            status, message = outcome.status, outcome.message
+            status, message, where, reason = outcome.status, outcome.message, outcome.where, outcome.reason
         except Exception as exc:  # noqa: BLE001 - a broken check must not sink the submission
             # The details may quote the reference or hidden inputs: staff get them in the log.
-            log.exception("check %s of %s crashed on %s", check.name, assignment.name, submission.path)
-            status = "error"
+            log.exception("check %s of %s crashed on %s", check.name, assignment.name, submission.display_name)
+            status, reason = "error", "grader_error"
             message = f"the grader could not finish this check ({type(exc).__name__} in the check); tell the course staff"
         finally:
             sandbox.deadline = float("inf")
         return CheckResult(
             name=check.name, score=round(check.points * fraction, 6), max_score=check.points,
-            status=status, message=message, visibility=check.visibility, description=check.description,
-            duration=round(time.monotonic() - started, 4), metrics=_metrics(context.metrics))
+            status=status, message=clean(message), visibility=check.visibility, description=check.description,
+            duration=round(time.monotonic() - started, 4), metrics=_metrics(context.metrics), where=where,
+            reason=reason)
+
+
+def _student_place(failure: BaseException) -> Where | None:
+    """Where the student's exception that a check turned into this failure was raised, if it was
+    raised while handling one (``raise CheckFailed(...) from None`` still keeps it as context)."""
+    seen = 0
+    cause = failure.__cause__ or failure.__context__
+    while cause is not None and seen < 8:
+        if isinstance(cause, SandboxOutcome) and cause.where is not None:
+            return cause.where
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return None
+
+
+def _shown_path(path: Path) -> str:
+    """The submission's path as stored and shown: itself, or a printable form of a name of odd bytes."""
+    text = str(path)
+    shown = clean_name(os.fsencode(text), 4096)
+    return text if shown == text else shown

@@ -56,7 +56,7 @@ def feedback(out: Console, result: SubmissionResult, *, hidden_checks: int = 0) 
     if result.notes:
         out.print("[yellow]Notes on your file[/yellow] (grading went on regardless):")
         for note in result.notes:
-            out.print(f"   • {escape(note)}", soft_wrap=True)
+            out.print(f"   • {escape(note.text)}", soft_wrap=True)
     if hidden_checks:
         out.print(f"When graded, {hidden_checks} more hidden check(s) of the same functions run too.")
 

@@ -62,14 +62,14 @@ class _Handles:
 
 
 def _exception_report(exc: BaseException, submission_files: set[str]) -> dict:
-    """Type, message and the innermost place in the submission where ``exc`` was raised."""
-    where = ""
+    """Type, message and the innermost place in the submission (file name, line) where ``exc`` was raised."""
+    place: tuple[str | None, int | None] = (None, None)
     for frame, lineno in traceback.walk_tb(exc.__traceback__):
         filename = frame.f_code.co_filename
         if filename in submission_files:
-            where = filename if lineno is None else f"{filename}, line {lineno}"
+            place = (filename, lineno)
     if isinstance(exc, SyntaxError) and exc.filename in submission_files:
-        where = f"{exc.filename}, line {exc.lineno}"
+        place = (exc.filename, exc.lineno)
     try:
         message = _without_install_paths(str(exc))
     except Exception:  # a hostile __str__
@@ -77,10 +77,11 @@ def _exception_report(exc: BaseException, submission_files: set[str]) -> dict:
     if isinstance(exc, SystemExit):
         message = f"sys.exit({exc.code!r}) was called"
     return {
-        "type": type(exc).__name__,
-        "mro": [cls.__name__ for cls in type(exc).__mro__],
+        "type": type(exc).__name__[:200],
+        "mro": [cls.__name__[:200] for cls in type(exc).__mro__][:32],
         "message": message[:2000],
-        "where": where,
+        "file": place[0],
+        "line": place[1],
     }
 
 
@@ -116,6 +117,12 @@ class Session:
         self.module: types.ModuleType | None = None
         self.harness: dict | None = None
         self.submission_files: set[str] = set()
+        #: The number of the request being answered, echoed in its reply.
+        self._seq = None
+
+    def reply(self, header: dict, blobs: list[bytes] = ()) -> None:
+        """Answer the current request (its number goes with the answer)."""
+        self.send(dict(header, seq=self._seq), blobs)
 
     def send(self, header: dict, blobs: list[bytes] = ()) -> None:
         for stream in (sys.stdout, sys.stderr):
@@ -171,17 +178,17 @@ class Session:
         target, name = request["target"], request["name"]
         function = self._lookup(target, name)
         if function is None:
-            self.send({"missing": name})
+            self.reply({"missing": name})
             return
         if not callable(function):
-            self.send({"not_callable": name, "type": type(function).__name__})
+            self.reply({"not_callable": name, "type": type(function).__name__})
             return
         decoder = Decoder(blobs, resolve=self.handles.resolve)
         try:
             args = decoder.decode(request["args"])
             kwargs = decoder.decode(request["kwargs"])
         except WireError as exc:
-            self.send({"protocol_error": str(exc)})
+            self.reply({"protocol_error": str(exc)})
             return
         if target == "harness":
             args = [self.module, *args]
@@ -194,7 +201,7 @@ class Session:
         try:
             result = function(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - report, never die, whatever the student raised
-            self.send({"raised": _exception_report(exc, self.submission_files),
+            self.reply({"raised": _exception_report(exc, self.submission_files),
                        "elapsed": time.perf_counter() - started})
             return
         elapsed = time.perf_counter() - started
@@ -206,7 +213,7 @@ class Session:
         name = request["name"]
         namespace = vars(self.module)
         if name not in namespace:
-            self.send({"missing": name})
+            self.reply({"missing": name})
             return
         self.reply_value(namespace[name])
 
@@ -215,9 +222,9 @@ class Session:
         try:
             encoded = encoder.encode(value)
         except (WireError, RecursionError) as exc:
-            self.send({"unsupported": str(exc)})
+            self.reply({"unsupported": str(exc)})
             return
-        self.send({"value": encoded, **extra}, encoder.blobs)
+        self.reply({"value": encoded, **extra}, encoder.blobs)
 
     def serve(self) -> None:
         while True:
@@ -225,7 +232,8 @@ class Session:
                 request, blobs = read_frame(self._rfile)
             except EOFError:
                 return
-            op = request.get("op")
+            op = request.get("op") if isinstance(request, dict) else None
+            self._seq = request.get("seq") if isinstance(request, dict) else None
             if op == "load":
                 self.load(request)
             elif op == "call":
@@ -235,7 +243,7 @@ class Session:
             elif op == "exit":
                 return
             else:
-                self.send({"protocol_error": f"unknown op {op!r}"})
+                self.reply({"protocol_error": f"unknown op {op!r}"})
 
 
 def serve(channel_fd: int) -> None:

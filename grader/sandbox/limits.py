@@ -17,6 +17,9 @@ class Limits:
     check_timeout: float = 10.0
     #: Wall-clock seconds for one unit (cell or top-level statement) of the submission.
     load_timeout: float = 20.0
+    #: Wall-clock seconds for the whole submission: loading, every reload and every check.
+    #: When it runs out, the checks not yet finished are ``timeout`` (reason ``budget``).
+    submission_budget: float = 120.0
     #: Address space the student may use beyond what the warm interpreter already maps.
     memory_mb: int = 2048
     #: CPU seconds for the whole sandboxed process (the wall clock is the real bound).
@@ -32,6 +35,12 @@ class Limits:
     scratch_mb: int = 64
     #: Bytes of the student's stdout/stderr kept for feedback; the rest is counted and dropped.
     output_bytes: int = 64 * 1024
+    #: Largest single answer from the sandbox (its JSON header and arrays together), in MiB.
+    reply_mb: int = 64
+    #: Largest JSON header of one answer (structure only: arrays travel apart), in KiB.
+    reply_header_kb: int = 1024
+    #: Bytes all of one submission's answers may add up to, in MiB.
+    replies_mb: int = 256
     #: Modules the warm parent imports before forking, so students do not pay for them.
     warm_imports: tuple[str, ...] = field(default=("numpy", "torch"))
 

@@ -1,38 +1,51 @@
 """What can go wrong when the trusted side calls into the sandbox.
 
 These are raised by the proxy in the trusted process, inside a check; the grading loop
-turns each into a check status (``error``, ``timeout``, ``failed``) with its message.
+turns each into a check status (``error``, ``timeout``, ``failed``), its message and, for the
+ways a check can end without a verdict of its own, a reason code (``grader.results.REASONS``).
 """
 
 from __future__ import annotations
+
+from grader.results import Where
 
 
 class SandboxOutcome(Exception):
     """Base of the ways a call into student code can end other than by returning."""
 
     status = "error"
+    #: The check result's ``reason`` for this outcome (None: the check reached a verdict).
+    reason: str | None = None
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, reason: str | None = None, where: Where | None = None):
         super().__init__(message)
         self.message = message
+        if reason is not None:
+            self.reason = reason
+        #: Where in the submission it happened, when known (an exception's line).
+        self.where = where
 
 
 class StudentError(SandboxOutcome):
     """The student's function raised an exception."""
 
-    def __init__(self, message: str, *, type_name: str, mro: tuple[str, ...], where: str = "", detail: str = ""):
-        super().__init__(message)
+    def __init__(self, message: str, *, type_name: str, mro: tuple[str, ...], where: Where | None = None,
+                 detail: str = "", reason: str | None = None):
+        super().__init__(message, reason=reason, where=where)
         #: The exception as the student would print it: ``ValueError: bad name``.
         self.detail = detail or type_name
         #: Name of the exception class the student's code raised, e.g. ``ValueError``.
         self.type_name = type_name
         #: Names of that class and its bases, so ``expect_raises(ValueError)`` accepts subclasses.
         self.mro = mro
-        #: Where in the submission it was raised, e.g. ``line 12`` or ``cell 4, line 3``.
-        self.where = where
 
     def is_instance(self, exc_type: type[BaseException]) -> bool:
         return exc_type.__name__ in self.mro
+
+    @property
+    def place(self) -> str:
+        """`` (cell 4, line 3)``, to follow a sentence about the error; empty when unknown."""
+        return f" ({self.where.label})" if self.where is not None else ""
 
 
 class MissingName(SandboxOutcome):
@@ -46,10 +59,25 @@ class InputMutated(SandboxOutcome):
 
 
 class CallTimeout(SandboxOutcome):
-    """The call did not return within the check's wall-clock limit."""
+    """The call did not return within the check's wall-clock limit (or the submission's budget)."""
 
     status = "timeout"
+    reason = "timeout"
 
 
 class SandboxCrashed(SandboxOutcome):
     """The sandboxed process died (crash, exit, out of memory, killed) during the call."""
+
+    reason = "crashed"
+
+
+class InvalidReply(SandboxOutcome):
+    """The sandboxed process sent something that is not a valid answer: the submission's fault."""
+
+    reason = "invalid_reply"
+
+
+class ReplyLimit(SandboxOutcome):
+    """The submission's answers were larger than the assignment allows."""
+
+    reason = "reply_limit"

@@ -13,8 +13,9 @@ import time
 
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.limits import Limits
-from grader.sandbox.outcomes import CallTimeout, SandboxCrashed
-from grader.sandbox.wire import MAX_MESSAGE_BYTES, WireError, pack, read_frame
+from grader.sandbox.limits import MIB
+from grader.sandbox.outcomes import CallTimeout, InvalidReply, ReplyLimit, SandboxCrashed
+from grader.sandbox.wire import FrameTooLarge, WireError, pack, read_frame
 
 
 class _OutputCapture(threading.Thread):
@@ -64,26 +65,28 @@ class _DeadlineReader:
         return self._sock.recv(min(count, 1 << 20))
 
 
-def describe_exit(status: int, limits: Limits, cpu_seconds: float = 0.0) -> str:
-    """Why a sandboxed process ended, in a student's words; ``cpu_seconds`` is the CPU time it used."""
+def describe_exit(status: int, limits: Limits, cpu_seconds: float = 0.0) -> tuple[str, str]:
+    """Why a sandboxed process ended, in a student's words, and its reason code
+    (``grader.results.REASONS``); ``cpu_seconds`` is the CPU time it used."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_seconds >= limits.cpu_seconds):
-            return f"used more than {limits.cpu_seconds} s of CPU time"
+            return f"used more than {limits.cpu_seconds} s of CPU time", "cpu"
         if sig == signal.SIGXFSZ:
-            return f"wrote a file larger than the {limits.file_size_mb} MiB limit"
+            return f"wrote a file larger than the {limits.file_size_mb} MiB limit", "file_size"
         if sig == signal.SIGSEGV:
-            return "crashed with a segmentation fault (SIGSEGV)"
+            return "crashed with a segmentation fault (SIGSEGV)", "crashed"
         if sig == signal.SIGKILL:
-            return "was killed (SIGKILL; out of memory or a process limit?)"
+            return (f"was killed (SIGKILL): most often memory beyond the {limits.memory_mb} MiB limit "
+                    "or too many processes", "crashed")
         try:
             name = signal.Signals(sig).name
         except ValueError:
             name = f"signal {sig}"
-        return f"was killed by {name}"
+        return f"was killed by {name}", "crashed"
     if os.WIFEXITED(status):
-        return f"exited with status {os.WEXITSTATUS(status)} (os._exit or a crash)"
-    return "ended unexpectedly"
+        return f"exited with status {os.WEXITSTATUS(status)} (os._exit or a crash)", "crashed"
+    return "ended unexpectedly", "crashed"
 
 
 class Sandbox:
@@ -96,7 +99,9 @@ class Sandbox:
         self._output: _OutputCapture | None = None
         self.pid: int | None = None
         self.scratch: str | None = None
+        #: Why the process ended (in a student's words) and its reason code, once it has.
         self.exit_reason: str | None = None
+        self.exit_code_reason: str = "crashed"
 
     def start(self) -> "Sandbox":
         request = {"limits": self._limits.as_request()}
@@ -137,16 +142,23 @@ class Sandbox:
             self._crashed()
 
     def receive(self, deadline: float) -> tuple[dict, list[bytes]]:
+        """One frame, within the absolute ``deadline`` (nothing the child sends moves it) and the
+        size limits of one reply; a frame over them is refused before it is read."""
         assert self._socket is not None
+        limits = self._limits
         try:
-            return read_frame(_DeadlineReader(self._socket, deadline), MAX_MESSAGE_BYTES)
+            return read_frame(_DeadlineReader(self._socket, deadline), limits.reply_mb * MIB,
+                              limits.reply_header_kb * 1024)
         except socket.timeout:
             self._timed_out()
         except (EOFError, OSError):
             self._crashed()
+        except FrameTooLarge:
+            self.kill()
+            raise ReplyLimit(f"sent an answer larger than the {limits.reply_mb} MiB limit of one answer") from None
         except WireError as exc:
             self.kill()
-            raise SandboxCrashed(f"sent a malformed answer ({exc})") from None
+            raise InvalidReply(f"sent an invalid answer ({exc})") from None
 
     def _timed_out(self):
         self.kill()
@@ -154,7 +166,7 @@ class Sandbox:
 
     def _crashed(self):
         self.kill(grace=0.5)  # let it finish dying, so the status says why (signal, exit code)
-        raise SandboxCrashed(self.exit_reason or "ended unexpectedly")
+        raise SandboxCrashed(self.exit_reason or "ended unexpectedly", reason=self.exit_code_reason)
 
     def output(self) -> str:
         """What the student's code printed so far (capped)."""
@@ -175,7 +187,7 @@ class Sandbox:
         if self.pid is not None:
             try:
                 status, cpu_seconds = self._forkserver.wait(self.pid, grace=grace)
-                self.exit_reason = describe_exit(status, self._limits, cpu_seconds)
+                self.exit_reason, self.exit_code_reason = describe_exit(status, self._limits, cpu_seconds)
             except Exception:  # noqa: BLE001 - the zygote may be gone; nothing left to reap then
                 self.exit_reason = "ended unexpectedly"
             if self._forkserver.host_pids:

@@ -2,32 +2,34 @@
 
 ``SubmissionSandbox`` starts a child, runs the submission's units in it (skipping any unit
 that hung or crashed the child before, so a fresh child can get past it), and turns the
-child's answers into values or ``SandboxOutcome`` exceptions. ``ModuleProxy`` is what a
-check sees as ``ctx.student`` / ``ctx.harness``.
+child's answers, checked by ``grader.sandbox.replies``, into values or ``SandboxOutcome``
+exceptions. ``ModuleProxy`` is what a check sees as ``ctx.student`` / ``ctx.harness``.
+
+Time belongs to the grader: every wait is bounded by an absolute deadline that nothing the
+child sends can move, and all of them by the submission's budget (``Limits.submission_budget``),
+which covers loading, every reload and every check.
 """
 
 from __future__ import annotations
 
 import time
 
-from grader.sandbox.forkserver import ForkServer
-from grader.sandbox.limits import Limits
-from grader.sandbox.outcomes import (CallTimeout, InputMutated, MissingName, SandboxCrashed, SandboxOutcome,
-                                     StudentError)
-from grader.sandbox.runner import Sandbox
 from grader.intake.submission import Submission
-from grader.sandbox.wire import Decoder, Encoder
+from grader.results import Note, Where
+from grader.sandbox import replies
+from grader.sandbox.forkserver import ForkServer
+from grader.sandbox.limits import MIB, Limits
+from grader.sandbox.outcomes import (CallTimeout, InputMutated, InvalidReply, MissingName, ReplyLimit,
+                                     SandboxCrashed, SandboxOutcome, StudentError)
+from grader.sandbox.runner import Sandbox
+from grader.sandbox.wire import Encoder
 
 #: After this many units that hang or crash, the rest of the submission is not run.
 MAX_BAD_UNITS = 5
 
 
-def _where(report: dict) -> str:
-    return f" ({report['where']})" if report.get("where") else ""
-
-
 class SubmissionSandbox:
-    """The sandboxed side of grading one submission."""
+    """The sandboxed side of grading one submission. Its budget starts when it is made."""
 
     def __init__(self, forkserver: ForkServer, limits: Limits, submission: Submission, *,
                  module_name: str, harness_source: str | None = None):
@@ -37,59 +39,107 @@ class SubmissionSandbox:
         self._module_name = module_name
         self._harness_source = harness_source
         self._sandbox: Sandbox | None = None
-        self._bad_units: dict[int, str] = {}
-        self._load_errors: dict[int, str] | None = None
+        self._bad_units: dict[int, Note] = {}
+        self._load_errors: dict[int, Note] | None = None
         self._output: list[str] = []
+        self._seq = 0
+        self._reply_bytes = 0
+        #: Why this submission cannot be loaded at all, once that is known.
+        self._cannot_load: SandboxOutcome | None = None
+        # Decoding a tensor imports torch: only where the assignment's sandbox has it too.
+        self._allow_tensors = "torch" in limits.warm_imports
         #: Absolute time by which the current check's calls must be answered.
         self.deadline = float("inf")
+        #: Absolute time by which everything of this submission must be done.
+        self.budget_deadline = time.monotonic() + limits.submission_budget
         #: Seconds spent running the student's own code (top level and calls), as the child measured.
         self.student_seconds = 0.0
+
+    @property
+    def budget_left(self) -> float:
+        return self.budget_deadline - time.monotonic()
+
+    def _budget_spent(self) -> CallTimeout:
+        return CallTimeout(f"not finished: the submission's time budget of {self._limits.submission_budget:g} s "
+                           "(loading, reloads and every check together) ran out", reason="budget")
 
     # --- life cycle ------------------------------------------------------------------------
 
     def _load(self) -> None:
         """Start a child and run the units, skipping known-bad ones; retry past new bad ones."""
+        if self._cannot_load is not None:  # it would fail the same way again: do not pay for it twice
+            raise self._cannot_load
         while True:
+            if self.budget_left <= 0:
+                raise self._budget_spent()
             sandbox = Sandbox(self._forkserver, self._limits).start()
             units = self._submission.units
             request = {
-                "op": "load", "module": self._module_name, "filename": self._submission.path.name,
+                "op": "load", "module": self._module_name, "filename": self._submission.display_name,
                 "compile_flags": self._submission.compile_flags, "harness": self._harness_source,
                 "skip": sorted(self._bad_units),
                 "units": [{"source": u.source, "filename": u.filename, "first_line": u.first_line} for u in units],
             }
             current = None
             try:
-                sandbox.send(request, [], time.monotonic() + self._limits.load_timeout)
-                deadline = time.monotonic() + self._limits.load_timeout
+                deadline = min(time.monotonic() + self._limits.load_timeout, self.budget_deadline)
+                sandbox.send(request, [], deadline)
                 while True:
-                    header, _ = sandbox.receive(deadline)
-                    if header.get("event") == "unit":
-                        current = int(header["index"])
-                        deadline = time.monotonic() + self._limits.load_timeout
-                    elif header.get("event") == "loaded":
-                        self.student_seconds += float(header.get("elapsed", 0.0))
+                    header, blobs = self._receive(sandbox, deadline)
+                    event = replies.load_event(header, units=len(units), after=current)
+                    if isinstance(event, replies.UnitStarted):
+                        current = event.index
+                        # A new unit gets its own time, but never beyond the budget.
+                        deadline = min(time.monotonic() + self._limits.load_timeout, self.budget_deadline)
+                    else:
+                        self.student_seconds += event.elapsed
                         break
-            except (CallTimeout, SandboxCrashed) as outcome:
+            except (CallTimeout, SandboxCrashed, InvalidReply, ReplyLimit) as outcome:
+                sandbox.kill()
                 self._output.append(sandbox.output())
+                if self.budget_left <= 0:
+                    raise self._budget_spent() from None
+                if isinstance(outcome, (InvalidReply, ReplyLimit)):
+                    self._cannot_load = type(outcome)(f"while loading your code, {outcome.message}")
+                    raise self._cannot_load from None
                 if current is None or current in self._bad_units:
-                    raise SandboxCrashed(f"could not start your code: it {outcome.message}") from None
+                    self._cannot_load = SandboxCrashed(f"could not start your code: it {outcome.message}",
+                                                       reason=outcome.reason)
+                    raise self._cannot_load from None
                 what = (f"did not finish within {self._limits.load_timeout:g} s" if isinstance(outcome, CallTimeout)
                         else f"stopped the sandbox: it {outcome.message}")
-                self._bad_units[current] = f"{units[current].label}: {what} (skipped)"
+                unit = units[current]
+                self._bad_units[current] = Note(f"{unit.label}: {what} (skipped)", self._unit_where(current))
                 if len(self._bad_units) >= MAX_BAD_UNITS:
-                    self._bad_units.update({i: f"{u.label}: not run (too many cells hung or crashed)"
+                    self._bad_units.update({i: Note(f"{u.label}: not run (too many cells hung or crashed)",
+                                                    self._unit_where(i))
                                             for i, u in enumerate(units) if i > current})
                 continue
             if self._load_errors is None:
-                self._load_errors = {int(e["index"]): self._describe_unit_error(e) for e in header.get("errors", [])}
+                self._load_errors = {index: self._unit_error_note(index, error) for index, error in event.errors.items()}
             self._sandbox = sandbox
             return
 
-    def _describe_unit_error(self, error: dict) -> str:
-        unit = self._submission.units[int(error["index"])]
-        detail = f"{error['type']}: {error['message']}" if error["message"] else error["type"]
-        return f"{unit.label}: {detail}{_where(error)}"
+    def _unit_where(self, index: int) -> Where:
+        unit = self._submission.units[index]
+        return (self._submission.where(unit.filename, unit.first_line if unit.cell is None else None)
+                or Where(unit.label, unit.cell))
+
+    def _unit_error_note(self, index: int, error: replies.ExceptionReport) -> Note:
+        unit = self._submission.units[index]
+        where = self._submission.where(error.file, error.line)
+        place = f" ({where.label})" if where is not None else ""
+        return Note(f"{unit.label}: {error.detail}{place}", where or self._unit_where(index))
+
+    def _receive(self, sandbox: Sandbox, deadline: float) -> tuple[dict, list[bytes]]:
+        """One frame from ``sandbox``, counted against the submission's bound on answer bytes."""
+        header, blobs = sandbox.receive(deadline)
+        self._reply_bytes += sum(map(len, blobs))
+        if self._reply_bytes > self._limits.replies_mb * MIB:
+            sandbox.kill()
+            raise ReplyLimit(f"your code's answers added up to more than the {self._limits.replies_mb} MiB "
+                             "allowed for one submission")
+        return header, blobs
 
     def ensure_running(self) -> None:
         if self._sandbox is None or not self._sandbox.alive:
@@ -104,8 +154,8 @@ class SubmissionSandbox:
             self._output.append(self._sandbox.output())
             self._sandbox = None
 
-    def load_notes(self) -> list[str]:
-        """Units that raised, hung or crashed while loading, in a student's words."""
+    def load_notes(self) -> list[Note]:
+        """Units that raised, hung or crashed while loading, in a student's words, in file order."""
         notes = {**(self._load_errors or {}), **self._bad_units}
         return [notes[index] for index in sorted(notes)]
 
@@ -116,52 +166,64 @@ class SubmissionSandbox:
 
     # --- requests ----------------------------------------------------------------------------
 
-    def _exchange(self, header: dict, blobs: list[bytes], what: str) -> tuple[dict, list[bytes]]:
+    def _exchange(self, header: dict, blobs: list[bytes], what: str) -> replies.Reply:
+        if self.budget_left <= 0:
+            raise self._budget_spent()
         self.ensure_running()
         assert self._sandbox is not None
+        self._seq += 1
+        deadline = min(self.deadline, self.budget_deadline)
         try:
-            self._sandbox.send(header, blobs, self.deadline)
-            reply, reply_blobs = self._sandbox.receive(self.deadline)
-            self.student_seconds += float(reply.get("elapsed", 0.0))
-            return reply, reply_blobs
+            self._sandbox.send(dict(header, seq=self._seq), blobs, deadline)
+            frame, frame_blobs = self._receive(self._sandbox, deadline)
+            answer = replies.reply(frame, frame_blobs, seq=self._seq, allow_tensors=self._allow_tensors)
         except CallTimeout:
+            if deadline == self.budget_deadline and self.budget_left <= 0:
+                raise self._budget_spent() from None
             raise CallTimeout(f"{what} did not finish within the time limit of this check") from None
         except SandboxCrashed as crash:
-            raise SandboxCrashed(f"your code stopped the sandbox during {what}: it {crash.message}") from None
+            raise SandboxCrashed(f"your code stopped the sandbox during {what}: it {crash.message}",
+                                 reason=crash.reason) from None
+        except (InvalidReply, ReplyLimit) as refused:
+            self._sandbox.kill()
+            raise type(refused)(f"during {what}, {refused.message}") from None
+        self.student_seconds += answer.elapsed
+        return answer
 
-    def _answer(self, header: dict, blobs: list[bytes], what: str, name: str):
-        if "missing" in header:
+    def _outcome(self, answer: replies.Reply, what: str, name: str):
+        if answer.kind == "missing":
             raise MissingName(f"{name} is not defined in your submission")
-        if "not_callable" in header:
-            raise MissingName(f"{name} in your submission is a {header['type']}, not a function")
-        if "raised" in header:
-            report = header["raised"]
-            detail = f"{report['type']}: {report['message']}" if report["message"] else report["type"]
-            raise StudentError(f"{what} raised {detail}{_where(report)}", detail=detail,
-                               type_name=report["type"], mro=tuple(report.get("mro", ())), where=report.get("where", ""))
-        if "unsupported" in header:
-            raise StudentError(f"{what} returned a value that cannot be graded: {header['unsupported']}",
+        if answer.kind == "not_callable":
+            raise MissingName(f"{name} in your submission is a {answer.text}, not a function")
+        if answer.kind == "raised":
+            error = answer.error
+            where = self._submission.where(error.file, error.line)
+            place = f" ({where.label})" if where is not None else ""
+            if error.type_name == "MemoryError":
+                raise StudentError(f"{what} ran out of memory: it used more than the {self._limits.memory_mb} MiB "
+                                   f"the sandbox allows (MemoryError){place}", detail=error.detail,
+                                   type_name=error.type_name, mro=error.bases, where=where, reason="memory")
+            raise StudentError(f"{what} raised {error.detail}{place}", detail=error.detail,
+                               type_name=error.type_name, mro=error.bases, where=where)
+        if answer.kind == "unsupported":
+            raise StudentError(f"{what} returned a value that cannot be graded: {answer.text}",
                                type_name="TypeError", mro=("TypeError", "Exception"))
-        if "value" not in header:
-            raise SandboxCrashed(f"the sandbox gave an unexpected answer to {what}")
-        value = Decoder(blobs).decode(header["value"])
-        mutated = header.get("mutated") or []
-        if mutated:
-            raise InputMutated(f"{what} modified its argument {mutated[0]} in place; "
+        if answer.kind == "protocol_error":
+            raise InvalidReply(f"the sandbox could not read the grader's request for {what} ({answer.text})")
+        if answer.mutated:
+            raise InputMutated(f"{what} modified its argument {answer.mutated[0]} in place; "
                                f"leave inputs unchanged (work on a copy, e.g. x = x.copy())")
-        return value
+        return answer.value
 
     def call(self, target: str, name: str, args: tuple, kwargs: dict):
         encoder = Encoder()
         header = {"op": "call", "target": target, "name": name,
                   "args": encoder.encode(list(args)), "kwargs": encoder.encode(dict(kwargs))}
         what = f"{name}()" if target == "student" else f"the grader's harness {name}() with your code"
-        reply, blobs = self._exchange(header, encoder.blobs, what)
-        return self._answer(reply, blobs, what, name)
+        return self._outcome(self._exchange(header, encoder.blobs, what), what, name)
 
     def value(self, name: str):
-        reply, blobs = self._exchange({"op": "value", "name": name}, [], f"reading {name}")
-        return self._answer(reply, blobs, name, name)
+        return self._outcome(self._exchange({"op": "value", "name": name}, [], f"reading {name}"), name, name)
 
 
 class ModuleProxy:

@@ -27,13 +27,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Upper bound on one message, so a hostile child cannot make the grader allocate without limit.
+#: Upper bound on one message, so a hostile child cannot make the grader allocate without limit
+#: (the trusted side reads with the tighter bounds of the assignment's ``Limits``).
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+#: Upper bound on a message's JSON header: structure only, arrays travel as blobs. Checked
+#: before the header is read or parsed.
+MAX_HEADER_BYTES = 4 * 1024 * 1024
+#: Nodes (values, list items, dict entries) one decoded value may hold.
+MAX_NODES = 200_000
+#: Dimensions of one array (numpy allows 64; nothing graded here has more than a handful).
+MAX_RANK = 16
+#: Array dtype kinds that may cross: bool, integers, floats, complex, strings. Never objects,
+#: void (structured, pointers), datetimes.
+ARRAY_KINDS = frozenset("biufcUS")
 _LENGTH = struct.Struct(">Q")
 
 
 class WireError(Exception):
     """A message that cannot be encoded, decoded or framed."""
+
+
+class FrameTooLarge(WireError):
+    """A frame whose announced size is over the reader's limit (nothing of it was read)."""
 
 
 @dataclass(frozen=True)
@@ -105,62 +120,104 @@ class Encoder:
 
 
 class Decoder:
-    """Turns tagged JSON plus blobs back into values; ``resolve`` maps handles to local objects."""
+    """Turns tagged JSON plus blobs back into values; ``resolve`` maps handles to local objects.
 
-    def __init__(self, blobs: list[bytes], resolve=None):
+    Everything is checked as it is read (this is how the trusted side reads a sandbox's
+    answers): at most ``max_nodes`` nodes, arrays of the allowed kinds with a shape that matches
+    their blob exactly, dict keys that are strings or ints, tensors only if ``allow_tensors``
+    (decoding one imports torch, which a NumPy-only assignment's grader must not load)."""
+
+    def __init__(self, blobs: list[bytes], resolve=None, *, max_nodes: int = MAX_NODES, allow_tensors: bool = True):
         self._blobs = blobs
         self._resolve = resolve
+        self._nodes_left = max_nodes
+        self._allow_tensors = allow_tensors
 
     def _array(self, spec) -> np.ndarray:
         if not isinstance(spec, dict):
             raise WireError(f"bad array reference {str(spec)[:80]!r}")
         index, shape = spec.get("blob"), spec.get("shape")
-        if not isinstance(index, int) or not 0 <= index < len(self._blobs):
-            raise WireError(f"bad blob reference {index!r}")
-        if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        if type(index) is not int or not 0 <= index < len(self._blobs):
+            raise WireError(f"bad blob reference {str(index)[:40]!r}")
+        if (not isinstance(shape, list) or len(shape) > MAX_RANK
+                or not all(type(n) is int and n >= 0 for n in shape)):
             raise WireError(f"bad array shape {str(shape)[:80]!r}")
+        dtype_name = spec.get("dtype")
+        if not isinstance(dtype_name, str) or len(dtype_name) > 16:
+            raise WireError(f"bad array dtype {str(dtype_name)[:40]!r}")
         try:
-            dtype = np.dtype(str(spec.get("dtype")))
-        except TypeError as exc:
-            raise WireError(f"bad array dtype: {exc}") from None
-        if dtype.hasobject or dtype.kind == "V":  # never objects: no pickle, no pointers
-            raise WireError(f"refused array dtype {dtype}")
+            dtype = np.dtype(dtype_name)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise WireError(f"bad array dtype: {str(exc)[:80]}") from None
+        if dtype.hasobject or dtype.kind not in ARRAY_KINDS or dtype.itemsize == 0 and dtype.kind in "US":
+            raise WireError(f"refused array dtype {dtype}")  # never objects: no pickle, no pointers
         data = self._blobs[index]
-        if len(data) != dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
+        # Python ints: a product of huge dimensions must not wrap around to match a small blob.
+        if len(data) != dtype.itemsize * math.prod(shape):
             raise WireError("array payload does not match its dtype and shape")
         # A writable copy: it may be handed to a student's function, and frombuffer is read-only.
         return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
+    def _spend(self, count: int = 1) -> None:
+        self._nodes_left -= count
+        if self._nodes_left < 0:
+            raise WireError("value has too many parts")
+
     def decode(self, node, depth: int = 0):
         if depth > 64:
             raise WireError("value is nested more than 64 levels deep")
+        self._spend()
         if node is None or isinstance(node, (bool, int, float, str)):
             return node
-        if not isinstance(node, dict) or not node:
+        if not isinstance(node, dict) or len(node) not in (1, 2):
             raise WireError(f"malformed value {str(node)[:80]!r}")
         if "ndarray" in node:
             return self._array(node["ndarray"])
         if "npscalar" in node:
-            return self._array(node["npscalar"])[()]
+            array = self._array(node["npscalar"])
+            if array.shape != ():
+                raise WireError("a numpy scalar must have shape ()")
+            return array[()]
         if "tensor" in node:
-            import torch  # only when a tensor actually arrives
+            if not self._allow_tensors:
+                raise WireError("a torch tensor where this assignment uses NumPy only")
+            import torch  # only when a tensor actually arrives, in an assignment that uses torch
 
             tensor = torch.from_numpy(np.array(self._array(node["tensor"])))
-            return tensor.requires_grad_(True) if node.get("requires_grad") and tensor.is_floating_point() else tensor
+            return tensor.requires_grad_(True) if node.get("requires_grad") is True and tensor.is_floating_point() else tensor
         if "list" in node:
-            return [self.decode(v, depth + 1) for v in node["list"]]
+            return [self.decode(v, depth + 1) for v in self._items(node["list"])]
         if "tuple" in node:
-            return tuple(self.decode(v, depth + 1) for v in node["tuple"])
+            return tuple(self.decode(v, depth + 1) for v in self._items(node["tuple"]))
         if "dict" in node:
-            return {k: self.decode(v, depth + 1) for k, v in node["dict"]}
+            result = {}
+            for entry in self._items(node["dict"]):
+                if not isinstance(entry, list) or len(entry) != 2 or type(entry[0]) not in (str, int):
+                    raise WireError("malformed dict entry")
+                result[entry[0]] = self.decode(entry[1], depth + 1)
+            return result
         if "float" in node:
+            if node["float"] not in ("inf", "-inf", "nan"):
+                raise WireError(f"malformed float {str(node['float'])[:20]!r}")
             return float(node["float"])
         if "bigint" in node:
-            return int(node["bigint"])
+            text = node["bigint"]
+            if not isinstance(text, str) or not 0 < len(text) <= 400 or not text.lstrip("-").isdigit():
+                raise WireError("malformed big integer")
+            return int(text)
         if "remote" in node:
-            remote = Remote(int(node["remote"]), str(node.get("type", "object"))[:200])
+            handle, type_name = node["remote"], node.get("type", "object")
+            if type(handle) is not int or not isinstance(type_name, str):
+                raise WireError("malformed handle")
+            remote = Remote(handle, type_name[:200])
             return self._resolve(remote) if self._resolve else remote
-        raise WireError(f"unknown value tag in {sorted(node)[:3]}")
+        raise WireError(f"unknown value tag in {[str(k)[:20] for k in sorted(node, key=str)[:3]]}")
+
+    def _items(self, items) -> list:
+        if not isinstance(items, list):
+            raise WireError("malformed list of values")
+        self._spend(len(items))  # before recursing: a long list is refused at once
+        return items
 
 
 def pack(header: dict, blobs: list[bytes]) -> bytes:
@@ -182,18 +239,22 @@ def _read_exact(stream, count: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_frame(stream, limit: int = MAX_MESSAGE_BYTES) -> tuple[dict, list[bytes]]:
-    """Read one frame from a binary stream; raises EOFError when the stream ends."""
+def read_frame(stream, limit: int = MAX_MESSAGE_BYTES, header_limit: int = MAX_HEADER_BYTES
+               ) -> tuple[dict, list[bytes]]:
+    """Read one frame from a binary stream; raises EOFError when the stream ends.
+
+    Sizes are checked before anything is read or parsed: the header against ``header_limit``,
+    the whole frame (header and blobs) against ``limit``."""
     (length,) = _LENGTH.unpack(_read_exact(stream, _LENGTH.size))
-    if length > limit:
-        raise WireError(f"message header of {length} bytes exceeds the limit of {limit}")
+    if length > min(limit, header_limit):
+        raise FrameTooLarge(f"message header of {length} bytes exceeds the limit of {min(limit, header_limit)}")
     try:
         header = json.loads(_read_exact(stream, length).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"malformed message header: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise WireError(f"malformed message header: {str(exc)[:120]}") from None
     sizes = header.get("blobs", []) if isinstance(header, dict) else None
-    if not isinstance(sizes, list) or not all(isinstance(s, int) and s >= 0 for s in sizes):
+    if not isinstance(sizes, list) or len(sizes) > 100_000 or not all(type(s) is int and s >= 0 for s in sizes):
         raise WireError("malformed blob list")
     if sum(sizes) + length > limit:
-        raise WireError(f"message of {sum(sizes) + length} bytes exceeds the limit of {limit}")
+        raise FrameTooLarge(f"message of {sum(sizes) + length} bytes exceeds the limit of {limit}")
     return header, [_read_exact(stream, size) for size in sizes]
