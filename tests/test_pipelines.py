@@ -144,7 +144,7 @@ def test_exit_codes(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug of ours")
 
-    monkeypatch.setattr("grader.cli.list_assignments", broken)
+    monkeypatch.setattr("grader.cli.course.list_assignments", broken)
     result = run("list")
     assert result.exit_code == 2
     assert "ZeroDivisionError: a bug of ours" in result.stderr and "This is a bug in grader" in result.stderr

@@ -1,0 +1,39 @@
+"""``grader check``: a student's self-check with the public checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from grader.cli.app import CONTEXT, course_root
+from grader.course.assignment import get_assignment
+from grader.errors import GraderError
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("assignment")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--student", help="Your student id, for assignments with personal variants [default: the file's stem].")
+@click.pass_context
+def check(ctx: click.Context, assignment: str, file: Path, student: str | None) -> None:
+    """Run the public checks on FILE (.py or .ipynb) and explain what is wrong.
+
+    Exits 0 if every public check passes, 1 otherwise. Nothing is stored.
+    """
+    from grader.reports import terminal as present
+    from grader.sandbox.doctor import missing_layers_warning
+    from grader.grading.grader import Grader
+
+    if not file.is_file():
+        raise GraderError(f"{file}: no such file")
+    spec = get_assignment(assignment, course_root(ctx))
+    with Grader(spec, visibility="public") as grader:
+        # A laptop may lack some layers: say so and run anyway. The warm parent probed them at start.
+        warning = missing_layers_warning(grader.missing_layers)
+        if warning:
+            click.echo(warning, err=True)
+        result = grader.grade_file(file, student or file.stem)
+    hidden = len(spec.checks) - len(grader.checks)
+    present.feedback(present.console(), result, hidden_checks=hidden)
+    ctx.exit(0 if result.status == "graded" and result.score == result.max_score else 1)
