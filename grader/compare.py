@@ -58,6 +58,8 @@ def _describe(value) -> str:
         return f"a {type(value).__name__} of {len(value)} items"
     if value is None:
         return "None"
+    if isinstance(value, str) and len(value) > 40:
+        value = value[:40]  # repr of only what is shown: a student's string may be megabytes
     text = repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
@@ -92,14 +94,19 @@ def _is_number(value) -> bool:
     return isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "biuf"
 
 
-def _as_numeric_array(value) -> np.ndarray | None:
-    """An array for a value that is numeric array-like (array, nested list of numbers), else None."""
+def _as_numeric_array(value, expected_shape: tuple | None = None) -> np.ndarray | None:
+    """An array for a value that is numeric array-like (array, nested list of numbers), else None.
+
+    A list is turned into an array only if its leading length matches ``expected_shape``: a
+    student's list of millions of items is rejected on its length, not materialised first."""
     if isinstance(value, np.ndarray):
         return value if value.dtype.kind in "biuf" else None
     if isinstance(value, (list, tuple)):
+        if expected_shape is not None and (not expected_shape or len(value) != expected_shape[0]):
+            return None
         try:
             array = np.asarray(value)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             return None
         return array if array.dtype.kind in "biuf" else None
     return None
@@ -207,7 +214,9 @@ def compare(yours, expected, *, path: str = "result", tol: Tolerance = Tolerance
         return compare_arrays(np.asarray(yours), np.asarray(expected), path=path, tol=tol)
 
     if isinstance(expected, np.ndarray):
-        array = _as_numeric_array(yours)
+        if isinstance(yours, (list, tuple)) and (expected.ndim == 0 or len(yours) != expected.shape[0]):
+            return Comparison(False, f"{path}: {_describe(yours)} (yours), expected an array of shape {tuple(expected.shape)}")
+        array = _as_numeric_array(yours, tuple(expected.shape))
         if array is None:
             if _is_number(yours) and expected.shape != ():
                 return Comparison(False, f"{path}: yours is a single number, expected an array of shape {tuple(expected.shape)}")
@@ -223,7 +232,11 @@ def compare(yours, expected, *, path: str = "result", tol: Tolerance = Tolerance
 
     if isinstance(expected, (list, tuple)):
         if isinstance(yours, np.ndarray) and yours.ndim == 1:
-            yours = list(yours)  # an array of counts is as good as a list of them
+            # An array of counts is as good as a list of them. Its length first: a list is made
+            # (item by item, ~30 times the array's bytes) only when it is the right one.
+            if len(yours) != len(expected):
+                return Comparison(False, f"{path}: {len(yours)} items (yours), expected {len(expected)}")
+            yours = list(yours)
         if not isinstance(yours, (list, tuple)):
             return Comparison(False, f"{path}: expected a {type(expected).__name__} of {len(expected)} items, yours is {_describe(yours)}")
         if len(yours) != len(expected):

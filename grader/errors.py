@@ -9,6 +9,7 @@ exits non-zero. Anything else that escapes is a bug in the grader and keeps its 
     ├── SubmissionError        a submission file that cannot be read or parsed
     ├── GradebookError         the database cannot be opened, is locked, or has no data
     ├── SandboxError           the sandbox cannot be started on this host
+    ├── WorkerError            a grading worker could not start
     ├── ClusterError           the Dask cluster cannot be reached or cannot grade
     └── UsageError             options that do not fit together
 """
@@ -32,6 +33,10 @@ class GradebookError(GraderError):
 
 class SandboxError(GraderError):
     """The sandbox cannot run on this host."""
+
+
+class WorkerError(GraderError):
+    """A local grading worker could not start (the host, not a submission, is at fault)."""
 
 
 class ClusterError(GraderError):

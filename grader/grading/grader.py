@@ -15,6 +15,7 @@ import numpy as np
 from grader.course.assignment import Assignment
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
 from grader.errors import SandboxError
+from grader.grading.failures import ungraded
 from grader.results import CheckResult, Note, SubmissionResult, Where
 from grader.text import clean, clean_name
 from grader.sandbox.forkserver import ForkServer
@@ -144,7 +145,18 @@ class Grader:
         return sum(c.points for c in self.checks)
 
     def grade_file(self, path: Path, student: str) -> SubmissionResult:
-        return self.grade(load_submission(Path(path), student))
+        try:
+            submission = load_submission(Path(path), student)
+        except Exception:  # noqa: BLE001 - reading is ours to get right; one file must not stop the rest
+            log.exception("reading %s failed", clean_name(str(path)))
+            submission = Submission(Path(path), student, "", error="the grader failed to read this file; this is "
+                                    "not the submission's fault: the course staff have the details in the grader's log")
+            result = self.grade(submission)
+            result.fault = "grader"
+            for check in result.checks:
+                check.reason = "grader_error"
+            return result
+        return self.grade(submission)
 
     def grade(self, submission: Submission) -> SubmissionResult:
         """Grade one submission. Never raises for anything the submission does: a failure of ours
@@ -167,14 +179,9 @@ class Grader:
         return result
 
     def _ungraded(self, submission: Submission, error: str, *, fault: str, where=None) -> SubmissionResult:
-        reason = "submission_error" if fault == "submission" else "grader_error"
-        return SubmissionResult(
-            student=submission.student, assignment=self.assignment.name, file=_shown_path(submission.path),
-            content_hash=submission.content_hash, score=0.0, max_score=self.max_score, status="error",
-            error=error, error_where=where, fault=fault, notes=list(submission.notes)[:MAX_NOTES],
-            checks=[CheckResult(name=c.name, score=0.0, max_score=c.points, status="error",
-                                message=f"not graded: {error}", visibility=c.visibility,
-                                description=c.description, reason=reason) for c in self.checks])
+        return ungraded(self.assignment, student=submission.student, file=_shown_path(submission.path),
+                        content_hash=submission.content_hash, error=error, fault=fault, where=where,
+                        notes=list(submission.notes)[:MAX_NOTES], visibility=self.visibility)
 
     def _grade(self, submission: Submission, started: float) -> SubmissionResult:
         if submission.error is not None:

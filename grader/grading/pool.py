@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from grader import errors
-from grader.errors import SandboxError
+from grader.errors import WorkerError
 from grader.results import SubmissionResult
 from grader.sandbox.limits import ONE_THREAD
 
@@ -45,6 +45,14 @@ IN_FLIGHT = 2
 
 class WorkerBug(RuntimeError):
     """A grading worker hit a bug in the grader (its traceback is the message)."""
+
+
+class WorkerDied(Exception):
+    """A grading worker that had started stopped (killed, crashed); ``how`` says how."""
+
+    def __init__(self, how: str):
+        super().__init__(how)
+        self.how = how
 
 
 @dataclass
@@ -163,10 +171,15 @@ class WorkerPool:
 
     def grade(self, files: list[SubmissionFile]) -> Iterator[tuple[SubmissionFile, SubmissionResult]]:
         """Grade ``files`` across the workers; yields ``(file, result)`` in the order they finish.
-        What ``start`` handed out counts where it is among ``files``."""
+        What ``start`` handed out counts where it is among ``files``.
+
+        A worker that dies is replaced by a fresh one, and the submissions it held are tried
+        once more there; a submission a worker dies on twice is an ``error`` result (the
+        grader's fault), and the batch goes on."""
         if not self._workers:
             raise RuntimeError("WorkerPool.start() was not called")
         self._keep_only(files)
+        tries: Counter = Counter()
         with selectors.DefaultSelector() as selector:
             for worker in self._workers:
                 selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
@@ -175,7 +188,23 @@ class WorkerPool:
             while remaining:
                 for key, _ in selector.select():
                     worker = key.data
-                    for message in self._read(worker):
+                    try:
+                        messages = self._read(worker)
+                    except WorkerDied as death:
+                        selector.unregister(worker.process.stdout)
+                        lost = [file for _, file in worker.in_flight]
+                        replacement = self._replace(worker)
+                        for file in reversed(lost):
+                            tries[file] += 1
+                            if tries[file] > 1:
+                                remaining -= 1
+                                yield file, self._died_on(file, death)
+                            else:
+                                self._queue.appendleft(file)
+                        selector.register(replacement.process.stdout, selectors.EVENT_READ, replacement)
+                        self._feed(replacement)
+                        continue
+                    for message in messages:
                         if not worker.ready:  # its first message: started, or why not
                             if "ready" not in message:
                                 _raise(message.get("error", {}), "while starting")
@@ -191,6 +220,22 @@ class WorkerPool:
                         remaining -= 1
                         yield file, SubmissionResult.from_dict(message["result"])
 
+    def _replace(self, worker: _Worker) -> _Worker:
+        """A fresh worker on the same CPU in place of one that died."""
+        self._reap(worker)
+        fresh = self._spawn(worker.cpu)
+        self._workers[self._workers.index(worker)] = fresh
+        return fresh
+
+    def _died_on(self, file: SubmissionFile, death: "WorkerDied") -> SubmissionResult:
+        from grader.grading.failures import ungraded
+        from grader.text import clean_name
+
+        return ungraded(self.assignment, student=file.student, file=clean_name(str(file.path), 4096), content_hash="",
+                        error=f"a grading worker stopped twice while grading this file ({death.how}); this is the "
+                              "grader's failure, not the submission's: the course staff can regrade it",
+                        fault="grader", visibility=self.visibility)
+
     def _send(self, worker: _Worker, line: str) -> None:
         try:
             worker.process.stdin.write(line.encode() + b"\n")
@@ -199,7 +244,10 @@ class WorkerPool:
             self._died(worker)
 
     def _read(self, worker: _Worker) -> list[dict]:
-        chunk = os.read(worker.process.stdout.fileno(), 1 << 16)
+        try:
+            chunk = os.read(worker.process.stdout.fileno(), 1 << 16)
+        except OSError:
+            chunk = b""
         if not chunk:
             self._died(worker)
         worker.buffer += chunk
@@ -208,7 +256,8 @@ class WorkerPool:
         return [json.loads(line) for line in lines if line.strip()]
 
     def _died(self, worker: _Worker):
-        """A worker's pipe closed: raise what it said last if it explained itself, else that it died."""
+        """A worker's pipe closed: raise what it said last if it explained itself (a start-up
+        refusal), else ``WorkerDied`` (``WorkerError`` while it was still starting)."""
         try:
             code = worker.process.wait(timeout=2.0)
         except subprocess.TimeoutExpired:
@@ -233,8 +282,10 @@ class WorkerPool:
                 how = f"killed by signal {-code}"
         else:
             how = f"exit status {code}" if code is not None else "it stopped answering"
-        raise SandboxError(f"a grading worker stopped unexpectedly ({how}) {_doing(worker)}; "
-                           f"results stored so far are kept (run with --jobs 1 to see the underlying error)")
+        if not worker.ready:
+            raise WorkerError(f"a grading worker stopped unexpectedly ({how}) while starting; "
+                              "results stored so far are kept (run with --jobs 1 to see the underlying error)")
+        raise WorkerDied(how)
 
     # --- ending --------------------------------------------------------------------------------
 
