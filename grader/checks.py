@@ -25,9 +25,21 @@ from typing import Any, Callable
 
 import numpy as np
 
-from grader.compare import Tolerance, compare
+from grader.compare import EXACT, Comparison, Tolerance, compare, is_finite_number
 from grader.results import Where
-from grader.sandbox.outcomes import StudentError
+from grader.sandbox.outcomes import (CallTimeout, InputMutated, MissingName, SandboxCrashed, SandboxOutcome,
+                                     StudentError)
+from grader.sandbox.wire import Remote
+
+#: Everything a check author needs, in one place: course folders import only this module
+#: (and ``grader.compare``, whose names are here too).
+__all__ = [
+    "check", "Check", "CheckContext", "CheckFailed", "Partial", "collect_checks", "check_seed",
+    "expect", "expect_close", "expect_equal", "expect_raises", "expect_tuple",
+    "Tolerance", "EXACT", "Comparison", "compare", "is_finite_number",
+    "describe", "show", "show_arg", "plain", "call_text", "student_error_text", "as_numpy",
+    "Remote", "SandboxOutcome", "StudentError", "MissingName", "InputMutated", "CallTimeout", "SandboxCrashed",
+]
 
 VISIBILITIES = ("public", "hidden")
 _definition_order = itertools.count()
@@ -142,17 +154,46 @@ def expect(condition: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
-def expect_close(yours, expected, *, name: str = "result", rtol: float = 1e-6, atol: float = 1e-8,
-                 check_dtype: bool = False) -> None:
-    """Fail unless ``yours`` matches ``expected`` within ``rtol``/``atol`` (recursively)."""
-    result = compare(yours, expected, path=name, tol=Tolerance(rtol, atol), check_dtype=check_dtype)
+def _tolerance(tol: Tolerance | None, rtol: float | None, atol: float | None) -> Tolerance:
+    """The tolerance asked for: ``tol``, or the pair ``rtol``/``atol``, or the default pair.
+
+    Half a pair is refused, as ``torch.testing.assert_close`` refuses it: a silently completed
+    tolerance (rtol with some default atol) makes values near zero pass or fail by accident."""
+    if tol is not None:
+        if rtol is not None or atol is not None:
+            raise ValueError("give either tol=Tolerance(rtol, atol) or rtol and atol, not both")
+        return tol
+    if (rtol is None) != (atol is None):
+        raise ValueError("give rtol and atol together (or tol=Tolerance(rtol, atol)): half a tolerance is ambiguous")
+    return Tolerance() if rtol is None else Tolerance(rtol, atol)
+
+
+def expect_close(yours, expected, *, name: str = "result", tol: Tolerance | None = None, rtol: float | None = None,
+                 atol: float | None = None, check_dtype: bool = False) -> None:
+    """Fail unless ``yours`` matches ``expected`` within the tolerance (recursively).
+
+    The tolerance is ``tol``, or ``rtol`` with ``atol`` (both or neither), default
+    ``Tolerance()`` (rtol=1e-6, atol=1e-8)."""
+    result = compare(yours, expected, path=name, tol=_tolerance(tol, rtol, atol), check_dtype=check_dtype)
     if not result.ok:
         raise CheckFailed(result.message)
 
 
 def expect_equal(yours, expected, *, name: str = "result", check_dtype: bool = False) -> None:
     """Fail unless ``yours`` equals ``expected`` exactly (recursively)."""
-    expect_close(yours, expected, name=name, rtol=0.0, atol=0.0, check_dtype=check_dtype)
+    expect_close(yours, expected, name=name, tol=EXACT, check_dtype=check_dtype)
+
+
+def expect_tuple(value, names, *, call: str) -> tuple:
+    """``value`` as a tuple of ``len(names)`` items, or a failure saying what to return:
+    ``affine_backward must return a tuple (dx, dw, db); yours returned an array of shape (4, 5)``.
+    One name means a single value, returned as a 1-tuple."""
+    names = tuple(names)
+    if len(names) == 1:
+        return (value,)
+    if not isinstance(value, (tuple, list)) or len(value) != len(names):
+        raise CheckFailed(f"{call} must return a tuple ({', '.join(names)}); yours returned {describe(value)}")
+    return tuple(value)
 
 
 @contextmanager
@@ -166,3 +207,69 @@ def expect_raises(exc_type: type[BaseException], *, call: str):
         raise CheckFailed(f"{call} raised {error.detail}{error.place}; expected {exc_type.__name__}",
                           where=error.where) from None
     raise CheckFailed(f"{call} returned normally; expected it to raise {exc_type.__name__}")
+
+
+# --- describing what a student's code returned or raised, for messages ------------------------
+
+def plain(value):
+    """A value as plain Python (numpy scalars as numbers), for messages."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    return value
+
+
+def describe(value) -> str:
+    """What kind of value it is: ``an array of shape (3, 4)``, ``a list of 2 items``, ``a Cache object``."""
+    if isinstance(value, Remote):
+        return f"a {value.type_name} object"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return type(value).__name__
+
+
+def show(value, limit: int = 120) -> str:
+    """A value in a few characters: its repr when short, else a description (never a whole array)."""
+    if isinstance(value, Remote):
+        return f"a {value.type_name} object"
+    if isinstance(value, np.ndarray):
+        return f"a numpy array of shape {tuple(value.shape)}"
+    text = repr(plain(value))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def show_arg(value) -> str:
+    """An argument in a message: its repr, or an array by its shape."""
+    if isinstance(value, np.ndarray):
+        return f"<array of shape {tuple(value.shape)}>"
+    return repr(plain(value))
+
+
+def call_text(name: str, args: tuple = (), kwargs: dict | None = None) -> str:
+    """How a call reads in a message: ``conv_output_size(5, 3, stride=2)``, arrays by shape."""
+    parts = [show_arg(a) for a in args] + [f"{k}={show_arg(v)}" for k, v in (kwargs or {}).items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def student_error_text(error: StudentError) -> str:
+    """``raised ValueError: message (line 12)``, from the student's exception."""
+    detail = error.detail or error.type_name
+    if detail == "NotImplementedError":
+        return f"raised NotImplementedError: not implemented yet{error.place}"
+    return f"raised {detail}{error.place}"
+
+
+def as_numpy(value):
+    """A numpy array for a torch tensor that came back from the sandbox; anything else as it is.
+
+    Duck-typed, so that checks of a NumPy-only assignment never import torch."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        return value.detach().cpu().numpy()
+    return value

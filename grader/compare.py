@@ -31,6 +31,12 @@ class Tolerance:
     rtol: float = 1e-6
     atol: float = 1e-8
 
+    def __post_init__(self):
+        for name in ("rtol", "atol"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"a tolerance's {name} must be a number >= 0, not {value!r}")
+
     def __str__(self) -> str:
         return f"rtol={self.rtol:g}, atol={self.atol:g}"
 

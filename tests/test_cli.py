@@ -91,7 +91,8 @@ def test_check_errors_are_one_line():
         result.stderr.split("(available: ")[1]
     assert len(result.stderr.strip().splitlines()) == 1
     missing = run("check", "perceptron", "no_such_file.py")
-    assert missing.exit_code == 1 and missing.stderr == "GraderError: no_such_file.py: no such file\n"
+    assert missing.exit_code == 1 and missing.stderr == ("SubmissionError: no_such_file.py: no such file; give the path of your .py file "
+                                                   "or .ipynb notebook\n")
 
 
 def test_grade_json_is_one_object_per_line_and_nothing_else(tmp_path):

@@ -151,3 +151,33 @@ def test_is_finite_number():
 def test_unknown_expected_type_is_an_authoring_error():
     with pytest.raises(TypeError):
         compare(1, object())
+
+
+def test_expect_close_takes_a_tolerance_whole_never_half():
+    from grader.checks import CheckFailed, Tolerance, expect_close
+
+    expect_close(1.0 + 1e-4, 1.0, tol=Tolerance(rtol=1e-3, atol=0.0))
+    expect_close(1.0 + 1e-4, 1.0, rtol=1e-3, atol=0.0)
+    with pytest.raises(CheckFailed, match=r"rtol=1e-06, atol=1e-08"):
+        expect_close(1.0 + 1e-4, 1.0)  # the default pair
+    for half in ({"rtol": 1e-3}, {"atol": 1e-3}):
+        with pytest.raises(ValueError, match="give rtol and atol together"):
+            expect_close(1.0, 1.0, **half)
+    with pytest.raises(ValueError, match="not both"):
+        expect_close(1.0, 1.0, tol=Tolerance(), rtol=1e-3, atol=0.0)
+    with pytest.raises(ValueError, match="must be a number >= 0"):
+        Tolerance(rtol=-1e-3, atol=0.0)
+
+
+def test_the_authoring_helpers_say_what_a_student_returned():
+    from grader.checks import CheckFailed, Remote, call_text, describe, expect_tuple, show
+
+    assert expect_tuple((1, 2), ["out", "cache"], call="f") == (1, 2)
+    assert expect_tuple(np.zeros(2), ["dx"], call="f")[0].shape == (2,)
+    with pytest.raises(CheckFailed, match=r"^affine_backward must return a tuple \(dx, dw, db\); "
+                                          r"yours returned an array of shape \(4, 5\)$"):
+        expect_tuple(np.zeros((4, 5)), ["dx", "dw", "db"], call="affine_backward")
+    assert describe(Remote(3, "Cache")) == "a Cache object" and describe([1, 2]) == "a list of 2 items"
+    assert show(np.float64(2.5)) == "2.5" and show(np.zeros((3, 4))) == "a numpy array of shape (3, 4)"
+    assert call_text("conv_output_size", (5, 3), {"stride": np.int64(2), "x": np.zeros((2, 2))}) == \
+        "conv_output_size(5, 3, stride=2, x=<array of shape (2, 2)>)"

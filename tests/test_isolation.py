@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import SandboxError
+from grader.sandbox.doctor import missing_layers_warning
 from grader.sandbox import isolation
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.limits import Limits
@@ -142,7 +143,7 @@ def test_doctor_reports_layers_versions_and_start_up_mode():
     assert data["torch"] and data["numpy"]
     assert "warm fork server" in data["startup_mode"]
     assert [layer["name"] for layer in data["layers"]] == list(isolation.LAYERS)
-    assert data["isolated"] and data["missing"] == [] and report.warning() is None
+    assert data["isolated"] and data["missing"] == [] and missing_layers_warning(report.missing) is None
     assert data["inside"]["pid"] == 1 and data["inside"]["hidden_paths_visible"] == []
     assert data["inside"]["network"].startswith("unreachable")
     assert 0 < data["sandbox_ms"] < 1000

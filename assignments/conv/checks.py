@@ -10,59 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import CheckFailed, check, expect_close
-from grader.compare import EXACT, Tolerance, compare
-from grader.sandbox.outcomes import StudentError
-from grader.sandbox.wire import Remote
+from grader.checks import (EXACT, CheckFailed, StudentError, Tolerance, call_text, check, compare, expect_close, plain,
+                           show, show_arg, student_error_text)
 
 #: Tolerance for conv2d outputs (float64 inputs; generous enough for any summation order).
 CONV_TOL = Tolerance(rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------ formatting
-
-def _plain(value):
-    """A value as plain Python, for messages."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_plain(v) for v in value)
-    return value
-
-
-def _show(value) -> str:
-    """A short text for a student's or the expected value."""
-    if isinstance(value, Remote):
-        return f"a {value.type_name} object"
-    if isinstance(value, np.ndarray):
-        return f"a numpy array of shape {tuple(value.shape)}"
-    text = repr(_plain(value))
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-def _show_arg(value) -> str:
-    if isinstance(value, np.ndarray):
-        return f"<array of shape {tuple(value.shape)}>"
-    return repr(_plain(value))
-
-
-def _call_text(name: str, args: tuple, kwargs: dict) -> str:
-    parts = [_show_arg(a) for a in args] + [f"{k}={_show_arg(v)}" for k, v in kwargs.items()]
-    return f"{name}({', '.join(parts)})"
-
-
-def _student_error_text(error: StudentError) -> str:
-    """``raised ValueError: message (line 12)``, from the student's exception."""
-    detail = getattr(error, "detail", "") or error.type_name
-    where = error.place
-    if detail == "NotImplementedError":
-        return f"raised NotImplementedError: not implemented yet{where}"
-    return f"raised {detail}{where}"
-
 
 # ------------------------------------------------------------------ hints for typical slips
 
@@ -86,7 +41,7 @@ def _size_variants(n, k, s, p, d):
 
 def _size_hint(yours, n, k, s=1, p=0, d=1) -> str:
     try:
-        value = float(_plain(yours))
+        value = float(plain(yours))
     except (TypeError, ValueError):
         return ""
     if value == (n + 2 * p - d * (k - 1) - 1) // s + 1:  # this one is right
@@ -122,7 +77,7 @@ def _hint_conv2d_output_shape(ctx, args, kwargs, yours):
     input_shape, _, kernel_size = args
     hint = _shape_hint(yours, input_shape, kernel_size, kwargs.get("stride", 1),
                        kwargs.get("padding", 0), kwargs.get("dilation", 1))
-    if not hint and isinstance(yours, (tuple, list)) and len(yours) == 4 and _plain(yours[1]) == input_shape[1] \
+    if not hint and isinstance(yours, (tuple, list)) and len(yours) == 4 and plain(yours[1]) == input_shape[1] \
             and args[1] != input_shape[1]:
         hint = " (hint: the second entry is out_channels, not the input's channels)"
     return hint
@@ -160,22 +115,22 @@ def _expect_configurations(ctx, name, configs, hint=None):
     """
     function = getattr(ctx.student, name)
     for args, kwargs in configs:
-        call = _call_text(name, args, kwargs)
+        call = call_text(name, args, kwargs)
         valid, expected = _reference_result(ctx, name, args, kwargs)
         try:
             yours = function(*args, **kwargs)
         except StudentError as error:
             if not valid and error.is_instance(ValueError):
                 continue
-            wanted = f"ValueError ({expected})" if not valid else _show(expected)
-            raise CheckFailed(f"{call} {_student_error_text(error)}; expected {wanted}") from None
+            wanted = f"ValueError ({expected})" if not valid else show(expected)
+            raise CheckFailed(f"{call} {student_error_text(error)}; expected {wanted}") from None
         if not valid:
-            raise CheckFailed(f"{call} returned {_show(yours)}; expected it to raise ValueError because {expected}")
+            raise CheckFailed(f"{call} returned {show(yours)}; expected it to raise ValueError because {expected}")
         if not compare(yours, expected, path=call, tol=EXACT).ok:
             extra = hint(ctx, args, kwargs, yours) if hint else ""
-            raise CheckFailed(f"{call}: {_show(yours)} (yours), expected {_show(expected)}{extra}")
+            raise CheckFailed(f"{call}: {show(yours)} (yours), expected {show(expected)}{extra}")
         if not _all_integers(yours):
-            raise CheckFailed(f"{call} returned {_show(yours)}: sizes and counts must be ints, not floats "
+            raise CheckFailed(f"{call} returned {show(yours)}: sizes and counts must be ints, not floats "
                               "(use // for floor division, or int(...))")
 
 
@@ -357,7 +312,7 @@ def _invalid_pool_shape_configs(ctx, count):
 def _conv_call_text(x, w, b, kwargs):
     parts = [f"x of shape {tuple(x.shape)}", f"w of shape {tuple(w.shape)}",
              "b=None" if b is None else f"b of shape {tuple(b.shape)}"]
-    parts += [f"{k}={_show_arg(v)}" for k, v in kwargs.items()]
+    parts += [f"{k}={show_arg(v)}" for k, v in kwargs.items()]
     return f"conv2d({', '.join(parts)})"
 
 
@@ -367,7 +322,7 @@ def _expect_conv2d(ctx, x, w, b=None, *, pass_b=True, **kwargs):
     try:
         yours = ctx.student.conv2d(x, w, b, **kwargs) if pass_b else ctx.student.conv2d(x, w, **kwargs)
     except StudentError as error:
-        raise CheckFailed(f"{call} {_student_error_text(error)}") from None
+        raise CheckFailed(f"{call} {student_error_text(error)}") from None
     result = compare(yours, expected, path=call, tol=CONV_TOL)
     if result.ok:
         return
@@ -386,13 +341,13 @@ def _expect_conv2d(ctx, x, w, b=None, *, pass_b=True, **kwargs):
 
 def _expect_max_pool2d(ctx, x, kernel_size, stride="default"):
     kwargs = {} if stride == "default" else {"stride": stride}
-    call = f"max_pool2d(x of shape {tuple(x.shape)}, kernel_size={_show_arg(kernel_size)}" + \
-        "".join(f", {k}={_show_arg(v)}" for k, v in kwargs.items()) + ")"
+    call = f"max_pool2d(x of shape {tuple(x.shape)}, kernel_size={show_arg(kernel_size)}" + \
+        "".join(f", {k}={show_arg(v)}" for k, v in kwargs.items()) + ")"
     expected = ctx.reference.max_pool2d(x, kernel_size, **kwargs)
     try:
         yours = ctx.student.max_pool2d(x, kernel_size, **kwargs)
     except StudentError as error:
-        raise CheckFailed(f"{call} {_student_error_text(error)}") from None
+        raise CheckFailed(f"{call} {student_error_text(error)}") from None
     result = compare(yours, expected, path=call, tol=EXACT)
     if result.ok:
         return
@@ -562,7 +517,7 @@ def conv2d_lecture_sharpen(ctx):
     try:
         yours = ctx.student.conv2d(x, w)
     except StudentError as error:
-        raise CheckFailed(f"conv2d(lecture image, sharpen kernel) {_student_error_text(error)}") from None
+        raise CheckFailed(f"conv2d(lecture image, sharpen kernel) {student_error_text(error)}") from None
     expect_close(yours, ctx.reference.LECTURE_SHARPENED[None, None].astype(np.float64),
                  name="conv2d(lecture image of shape (1, 1, 5, 5), sharpen kernel of shape (1, 1, 3, 3))",
                  rtol=CONV_TOL.rtol, atol=CONV_TOL.atol)
@@ -649,16 +604,16 @@ def max_pool2d_pairs(ctx):
 # ================================================================== LeNet
 
 def _expect_lenet(ctx, args, kwargs):
-    call = _call_text("lenet_shapes", args, kwargs)
+    call = call_text("lenet_shapes", args, kwargs)
     expected = ctx.reference.lenet_shapes(*args, **kwargs)
     try:
         yours = ctx.student.lenet_shapes(*args, **kwargs)
     except StudentError as error:
-        raise CheckFailed(f"{call} {_student_error_text(error)}") from None
+        raise CheckFailed(f"{call} {student_error_text(error)}") from None
     if compare(yours, expected, path=call, tol=EXACT).ok:
         return
     stages = "conv1, pool1, conv2, pool2, flatten"
-    message = f"{call}: {_show(yours)} (yours), expected {_show(expected)}"
+    message = f"{call}: {show(yours)} (yours), expected {show(expected)}"
     if isinstance(yours, (list, tuple)) and len(yours) != len(expected):
         message += f" (one shape per stage: {stages}; ReLU does not change the shape)"
     raise CheckFailed(message)

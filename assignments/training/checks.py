@@ -14,8 +14,7 @@ import math
 
 import numpy as np
 
-from grader.checks import CheckFailed, check, expect, expect_close, expect_equal
-from grader.sandbox.outcomes import StudentError
+from grader.checks import CheckFailed, StudentError, as_numpy, check, expect, expect_close, expect_equal
 
 #: Tolerances for parameters and losses after a few float32 SGD steps.
 RTOL, ATOL = 1e-5, 1e-6
@@ -29,13 +28,6 @@ SPIRAL_TARGET = 0.95
 
 # ---------------------------------------------------------------------------------------
 # Helpers (trusted side).
-
-
-def _as_array(value):
-    """A numpy array for a torch tensor that came back from the sandbox; anything else as is."""
-    if hasattr(value, "detach") and hasattr(value, "numpy"):
-        return value.detach().cpu().numpy()
-    return value
 
 
 def _number(info: dict, call: str) -> float:
@@ -231,7 +223,7 @@ def _spiral_checks(result, n_per_class: int, n_classes: int, call: str):
     """The (X, y) a make_spiral call returned, as numpy arrays of the right shapes."""
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise CheckFailed(f"{call} returned {type(result).__name__}; expected a pair (X, y)")
-    X, y = (_as_array(value) for value in result)
+    X, y = (as_numpy(value) for value in result)
     kinds = [getattr(v, "type_name", type(v).__name__) for v in (X, y)]  # a Remote names the student's type
     expect(isinstance(X, np.ndarray) and isinstance(y, np.ndarray),
            f"{call} must return a pair (X, y) of numpy arrays; yours returned a {kinds[0]} and a {kinds[1]}")
@@ -267,7 +259,7 @@ def _compare_metrics(yours, expected, call: str) -> None:
     for key in ("accuracy", "precision", "recall", "f1", "confusion"):
         expect(key in yours, f"{call}: the result has no key {key!r} (it has {sorted(map(str, yours))})")
     for key in ("accuracy", "precision", "recall", "f1"):
-        value = _as_array(yours[key])
+        value = as_numpy(yours[key])
         try:
             number = float(np.asarray(value).reshape(()))
         except (TypeError, ValueError):
@@ -278,13 +270,13 @@ def _compare_metrics(yours, expected, call: str) -> None:
             raise CheckFailed(
                 f"{call}[{key!r}] is nan: a class that is never predicted has precision 0, a class that never "
                 "occurs has recall 0, and F1 is 0 when precision + recall is 0 — guard those divisions")
-    confusion = _as_array(yours["confusion"])
+    confusion = as_numpy(yours["confusion"])
     expect_equal(confusion, expected["confusion"], name=f"{call}['confusion'] (rows = true class, columns = predicted)")
     for key in ("accuracy", "precision", "recall", "f1"):
         try:
-            expect_close(_as_array(yours[key]), expected[key], name=f"{call}[{key!r}]", rtol=1e-6, atol=1e-9)
+            expect_close(as_numpy(yours[key]), expected[key], name=f"{call}[{key!r}]", rtol=1e-6, atol=1e-9)
         except CheckFailed as failure:
-            p, r, f = (float(np.asarray(_as_array(yours[k])).reshape(())) for k in ("precision", "recall", "f1"))
+            p, r, f = (float(np.asarray(as_numpy(yours[k])).reshape(())) for k in ("precision", "recall", "f1"))
             if key == "f1" and p + r > 0 and _close(f, 2 * p * r / (p + r), 1e-6, 1e-9):
                 raise CheckFailed(f"{failure}: yours is the harmonic mean of the macro precision and recall; macro "
                                   "F1 is the mean over the classes of each class's F1") from None

@@ -8,7 +8,7 @@ import click
 
 from grader.cli.app import CONTEXT, course_root
 from grader.course.assignment import get_assignment
-from grader.errors import GraderError
+from grader.errors import SubmissionError
 
 
 @click.command(context_settings=CONTEXT)
@@ -26,7 +26,7 @@ def check(ctx: click.Context, assignment: str, file: Path, student: str | None) 
     from grader.grading.grader import Grader
 
     if not file.is_file():
-        raise GraderError(f"{file}: no such file")
+        raise SubmissionError(f"{file}: no such file; give the path of your .py file or .ipynb notebook")
     spec = get_assignment(assignment, course_root(ctx))
     with Grader(spec, visibility="public") as grader:
         # A laptop may lack some layers: say so and run anyway. The warm parent probed them at start.

@@ -8,7 +8,7 @@ import click
 
 from grader.cli.app import CONTEXT, course_root
 from grader.course.assignment import get_assignment, list_assignments
-from grader.errors import GraderError
+from grader.errors import AssignmentError
 
 
 @click.command("list", context_settings=CONTEXT)
@@ -19,7 +19,8 @@ def list_command(ctx: click.Context) -> None:
 
     assignments = list_assignments(course_root(ctx))
     if not assignments:
-        raise GraderError(f"no assignments in {course_root(ctx) / 'assignments'}")
+        raise AssignmentError(f"no assignments in {course_root(ctx) / 'assignments'}; "
+                              "point --course (or GRADER_COURSE) at a course folder, or create one: grader new NAME")
     present.console().print(present.assignment_table(assignments))
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.course.assignment import Assignment, get_assignment
+from grader.course.assignment import Assignment
 from grader.errors import AssignmentError, UsageError
 from grader.grading.grader import Grader
 from grader.course.stubs import notebook_from_percent
@@ -184,7 +184,3 @@ def scaffold(course_root: Path, name: str, *, title: str | None = None) -> list[
     for path, text in files.items():
         path.write_text(text)
     return list(files)
-
-
-def validate_by_name(name: str, course_root: Path, **kwargs) -> ValidationReport:
-    return validate(get_assignment(name, course_root), **kwargs)

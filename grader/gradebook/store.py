@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from sqlalchemy.orm import Session, selectinload
 
 from grader.errors import GradebookError
-from grader.gradebook import schema
+from grader.gradebook.schema import prepare as prepare_schema
 from grader.gradebook.models import AssignmentRow, CheckResultRow, GradingRun, Student, SubmissionRow
 from grader.results import CheckResult, Note, SubmissionResult, Where
 
@@ -111,7 +111,7 @@ class Gradebook:
                 self._engine.url.render_as_string(hide_password=True)
             try:
                 #: Where the schema stood before this open created or upgraded it.
-                self.schema_before = schema.prepare(self._engine, where=db_option, upgrade=upgrade,
+                self.schema_before = prepare_schema(self._engine, where=db_option, upgrade=upgrade,
                                                     on_connect=pragmas)
             except BaseException:
                 self._engine.dispose()

@@ -92,10 +92,6 @@ class HostReport:
     def isolated(self) -> bool:
         return not self.missing
 
-    def warning(self) -> str | None:
-        """For ``grader check``: one line naming the layers that are missing here, or None."""
-        return missing_layers_warning(self.missing)
-
     def to_dict(self) -> dict:
         return {
             "python": self.python, "python_executable": self.python_executable, "numpy": self.numpy,

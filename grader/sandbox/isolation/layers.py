@@ -19,7 +19,8 @@ import traceback
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from grader.sandbox.isolation import rootfs
+from grader.sandbox.isolation.rootfs import (ROOT_MOUNTPOINTS, SANDBOX_HOME, SANDBOX_HOSTNAME, RootSpec, build_root,
+                                             root_spec)
 from grader.sandbox.isolation.seccomp import Seccomp
 from grader.sandbox.isolation.syscalls import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
                                                CLONE_NEWUSER, CLONE_NEWUTS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG,
@@ -103,7 +104,7 @@ class Isolation:
         self.uid = uid
         self.gid = gid
         #: The folder each child mounts its private root over, in its own mount namespace.
-        self.mountpoint = next((f for f in rootfs.ROOT_MOUNTPOINTS if os.path.isdir(f) and not os.path.islink(f)),
+        self.mountpoint = next((f for f in ROOT_MOUNTPOINTS if os.path.isdir(f) and not os.path.islink(f)),
                                None)
         #: Layers whose step works here (known after ``probe``); a child enters exactly these.
         self.working: set[str] = set()
@@ -112,7 +113,7 @@ class Isolation:
         self.seccomp: Seccomp | None = None
         self.layers: list[LayerStatus] = []
         self._own_pid_ns: int | None = None
-        self._spec: rootfs.RootSpec | None = None
+        self._spec: RootSpec | None = None
         self._startup_note = ""
         self._seccomp_note = ""
 
@@ -174,7 +175,7 @@ class Isolation:
         except OSError:
             self._own_pid_ns = None
         if self.mountpoint:
-            self._spec = rootfs.root_spec(self.mountpoint, self.uid or 0, self.gid or 0)
+            self._spec = root_spec(self.mountpoint, self.uid or 0, self.gid or 0)
         if "seccomp" in self.disabled:
             return
         try:
@@ -226,22 +227,22 @@ class Isolation:
             if step.layer in self.working or step.layer in ("rlimits", "seccomp"):
                 step.enter()
         if self.filesystem:
-            return rootfs.SANDBOX_HOME
+            return SANDBOX_HOME
         return request.get("workdir") or request["scratch"]
 
     def _enter_ipc_uts(self) -> None:
         if self.extra_flags:
             unshare(self.extra_flags)
         if self.extra_flags & CLONE_NEWUTS:
-            name = rootfs.SANDBOX_HOSTNAME.encode()
+            name = SANDBOX_HOSTNAME.encode()
             check(libc.sethostname(name, len(name)), "sethostname")
 
     def _enter_root(self, limits: dict) -> None:
         if self._spec is None:
-            raise IsolationError(errno.ENOENT, f"none of {', '.join(rootfs.ROOT_MOUNTPOINTS)} exists to mount "
+            raise IsolationError(errno.ENOENT, f"none of {', '.join(ROOT_MOUNTPOINTS)} exists to mount "
                                                "a private root over")
         unshare(CLONE_NEWNS)
-        rootfs.build_root(self._spec, scratch_mb=int(limits.get("scratch_mb", 64)), uid=self.uid or 0,
+        build_root(self._spec, scratch_mb=int(limits.get("scratch_mb", 64)), uid=self.uid or 0,
                           gid=self.gid or 0, mount_proc=self.pid_namespace)
 
     def _drop_privileges(self) -> None:
