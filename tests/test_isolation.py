@@ -66,7 +66,7 @@ def run(server: ForkServer, source: str, *args, function: str = "probe", limits:
     """Load ``source`` in a fresh sandbox, call ``function(*args)`` there; (value, output)."""
     submission = python_submission(textwrap.dedent(source), "probe.py", "probe")
     sandbox = SubmissionSandbox(server, limits, submission, module_name="probe")
-    sandbox.deadline = time.monotonic() + timeout
+    sandbox.start_check(timeout)
     try:
         value = sandbox.call("student", function, args, {})
     finally:

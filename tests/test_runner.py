@@ -48,7 +48,7 @@ def test_infinite_loop_in_a_function_times_out_and_a_fresh_process_serves_the_re
     checks = by_name(result)
     assert checks["all_seven_activations"].status == "timeout"
     assert checks["all_seven_activations"].message == \
-        "activation() did not finish within the time limit of this check"
+        "activation() did not finish within the 1 s time limit of this check"
     assert_only_activation_checks_lost(result)
     assert time.monotonic() - started < 10
 

@@ -231,7 +231,7 @@ class Grader:
             # (Re)loading the submission has its own limits; the check's clock starts after it.
             sandbox.ensure_running()
             started = time.monotonic()
-            sandbox.deadline = started + timeout
+            sandbox.start_check(timeout)
             returned = check.function(context)
             if isinstance(returned, Partial) and returned.fraction < 1.0:
                 status, message, fraction = "failed", returned.message, float(returned.fraction)
@@ -247,7 +247,7 @@ class Grader:
             status, reason = "error", "grader_error"
             message = f"the grader could not finish this check ({type(exc).__name__} in the check); tell the course staff"
         finally:
-            sandbox.deadline = float("inf")
+            sandbox.end_check()
         return CheckResult(
             name=check.name, score=round(check.points * fraction, 6), max_score=check.points,
             status=status, message=clean(message), visibility=check.visibility, description=check.description,

@@ -48,12 +48,21 @@ class SubmissionSandbox:
         self._cannot_load: SandboxOutcome | None = None
         # Decoding a tensor imports torch: only where the assignment's sandbox has it too.
         self._allow_tensors = "torch" in limits.warm_imports
-        #: Absolute time by which the current check's calls must be answered.
+        #: Absolute time by which the current check's calls must be answered, and that limit in seconds.
         self.deadline = float("inf")
+        self.check_seconds: float | None = None
         #: Absolute time by which everything of this submission must be done.
         self.budget_deadline = time.monotonic() + limits.submission_budget
         #: Seconds spent running the student's own code (top level and calls), as the child measured.
         self.student_seconds = 0.0
+
+    def start_check(self, seconds: float) -> None:
+        """The next calls belong to a check that may take ``seconds`` in all, from now."""
+        self.check_seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def end_check(self) -> None:
+        self.check_seconds, self.deadline = None, float("inf")
 
     @property
     def budget_left(self) -> float:
@@ -180,7 +189,8 @@ class SubmissionSandbox:
         except CallTimeout:
             if deadline == self.budget_deadline and self.budget_left <= 0:
                 raise self._budget_spent() from None
-            raise CallTimeout(f"{what} did not finish within the time limit of this check") from None
+            limit = f"the {self.check_seconds:g} s time limit" if self.check_seconds else "the time limit"
+            raise CallTimeout(f"{what} did not finish within {limit} of this check") from None
         except SandboxCrashed as crash:
             raise SandboxCrashed(f"your code stopped the sandbox during {what}: it {crash.message}",
                                  reason=crash.reason) from None
