@@ -266,4 +266,4 @@ def test_the_console_command_ends_with_its_exit_code_its_output_flushed_and_exit
     unknown = _console(tmp_path, "grade", "nosuch", PERCEPTRON / "correct.py", "--db", db)
     assert unknown.returncode == 1
     assert unknown.stderr.splitlines() == ["AssignmentError: unknown assignment 'nosuch' (available: backprop, "
-                                           "conv, perceptron, training)", "exit handler ran"]
+                                           "conv, lenet, perceptron, training)", "exit handler ran"]
