@@ -152,7 +152,7 @@ class SubmissionResult:
             "score": self.score, "max_score": self.max_score, "status": self.status, "error": self.error,
             "fault": self.fault, "error_where": _plain(self.error_where),
             "checks": [{"name": c.name, "score": c.score, "max_score": c.max_score, "status": c.status,
-                        "message": c.message, "where": _plain(c.where), "reason": c.reason}
+                        "message": c.message, "where": _plain(c.where), "reason": c.reason, "metrics": c.metrics}
                        for c in self.checks],
             "notes": [{"text": n.text, "where": _plain(n.where)} for n in self.notes],
             "submitted_at": self.submitted_at, "submitted_at_source": self.submitted_at_source,

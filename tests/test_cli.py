@@ -18,7 +18,7 @@ JSON_KEYS = {"student", "assignment", "file", "score", "max_score", "status", "e
 CHECK_KEYS = {"name", "score", "max_score", "status", "message"}
 # Additions to design.md's shape: structured places and reasons, notes, lateness.
 ADDED_KEYS = {"fault", "error_where", "notes", "submitted_at", "submitted_at_source", "days_late", "penalty"}
-ADDED_CHECK_KEYS = {"where", "reason"}
+ADDED_CHECK_KEYS = {"where", "reason", "metrics"}
 
 
 def run(*args, **kwargs):

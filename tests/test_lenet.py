@@ -24,10 +24,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from grader.assignment import get_assignment
+from grader.course.assignment import get_assignment
 from grader.checks import CheckContext, CheckFailed
 from grader.cli import cli
-from grader.grading import Grader
+from grader.grading.grader import Grader
 from grader.sandbox import isolation
 from grader.sandbox.forkserver import ForkServer
 

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.checks import CheckFailed, Partial, check, expect
-from grader.sandbox.outcomes import StudentError
+from grader.checks import CheckFailed, Partial, StudentError, check, expect
 
 HERE = Path(__file__).resolve().parent
 TRAINING_SPLIT = HERE / "data" / "train.npz"
@@ -197,8 +196,7 @@ def _call(what: str, function, *args):
         if error.type_name == "DeviceUnavailable":
             # A course setting, not the student's doing: the check errors and the log says why.
             raise RuntimeError(error.detail) from None
-        where = f" ({error.where})" if error.where else ""
-        raise CheckFailed(f"{what} raised {error.detail}{where}") from None
+        raise CheckFailed(f"{what} raised {error.detail}{error.place}", where=error.where) from None
 
 
 #: What the harness's reports hold, by field: the sandbox's word is checked before it is used.
