@@ -11,7 +11,9 @@ exits non-zero. Anything else that escapes is a bug in the grader and keeps its 
     ├── SandboxError           the sandbox cannot be started on this host
     ├── WorkerError            a grading worker could not start
     ├── ClusterError           the Dask cluster cannot be reached or cannot grade
-    └── UsageError             options that do not fit together
+    ├── UsageError             options that do not fit together
+    ├── RosterError            a --roster file that is not an LMS class list
+    └── ExportError            grades that cannot be placed in an LMS export
 """
 
 
@@ -45,3 +47,11 @@ class ClusterError(GraderError):
 
 class UsageError(GraderError):
     """Options or arguments that do not fit together."""
+
+
+class RosterError(GraderError):
+    """A ``--roster`` file that cannot be read as an LMS's class list."""
+
+
+class ExportError(GraderError):
+    """Grades that cannot be placed in an export (a student the roster does not know, an LMS column id missing)."""

@@ -156,7 +156,7 @@ def test_export_csv_and_json_latest_run_per_student(tmp_path):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["student"] for r in rows] == ["bug_step_at_zero", "correct"]
     assert list(rows[0])[:4] == ["student", "score", "max_score", "graded_at"]
-    assert rows[0]["step_is_strict_at_zero"] == "0.0" and rows[1]["step_is_strict_at_zero"] == "1.0"
+    assert rows[0]["step_is_strict_at_zero (max 1)"] == "0.0" and rows[1]["step_is_strict_at_zero (max 1)"] == "1.0"
     assert rows[1]["score"] == "32.0" and rows[1]["graded_at"]
     as_json = json.loads(run("export", "perceptron", "--db", db, "--format", "json").stdout)
     assert [r["student"] for r in as_json] == ["bug_step_at_zero", "correct"]

@@ -326,3 +326,67 @@ def test_places_come_from_the_where_fields_not_from_the_message_text():
     # A message that only mentions a place in its words points nowhere: nothing parses messages.
     assert report.checks[1].message.where is None and "cell-id=cell-9" not in md + page
     assert report.notes[0].where.cell == 2 and '<a class="where" href="nb.html#cell-id=cell-2">cell 2</a>' in page
+
+
+def test_lateness_from_a_files_own_time_says_so():
+    late = dict(submitted_at="2026-10-02T10:00:00+00:00", days_late=0.5, penalty=1.0)
+    from_mtime = build_report(result_with(submitted_at_source="mtime", **late))
+    expected = "Submitted 2026-10-02T10:00:00+00:00, 12.0 hours late: 1 point deducted."
+    assert "**Late:** " + expected + " (The time is the file's own modification time.)" in render_markdown(from_mtime)
+    assert "(The time is the file&#x27;s own modification time.)" in render_html(from_mtime)
+    from_manifest = render_markdown(build_report(result_with(submitted_at_source="manifest", **late)))
+    assert "**Late:** " + expected + "\n" in from_manifest and "modification time" not in from_manifest
+
+
+SCHEMA_INVALID_NOTEBOOK = '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "bogus"}]}'
+
+
+def test_one_broken_row_or_unwritable_file_never_stops_the_others(tmp_path):
+    import hashlib
+    import os
+
+    bad_nb = write(tmp_path / "subs" / "nb.ipynb", SCHEMA_INVALID_NOTEBOOK)
+    digest = hashlib.sha256(bad_nb.read_bytes()).hexdigest()
+    long_id = "é" * 127 + "x"  # 255 bytes of UTF-8
+    not_utf8 = os.fsdecode(b"ann\xff\xfe")
+    broken = result_with(student="broken")
+    broken.checks = None  # a row too broken to render
+    out = tmp_path / "out"
+    (out / "taken.md").mkdir(parents=True)  # a file system that refuses this student's report
+    results = [result_with(student="first"), result_with(student="nb", file=str(bad_nb), content_hash=digest),
+               result_with(student=long_id), result_with(student=not_utf8), broken,
+               result_with(student="gone", file=str(tmp_path / "vanished.ipynb")), result_with(student="taken"),
+               result_with(student='"><img src=x onerror=alert(1)>'), result_with(student="last")]
+    written = write_feedback(results, out)
+    assert len(written) == len(results)
+    warnings = {w.student: w.warnings for w in written}
+    assert warnings["nb"] and warnings["nb"][0].startswith("nb: no annotated notebook: ") and \
+        "is not a readable notebook" in warnings["nb"][0]
+    assert warnings["broken"] == ["broken: no feedback written: its result could not be rendered "
+                                  "(TypeError: 'NoneType' object is not iterable)"]
+    assert warnings["gone"] == [f"gone: no annotated notebook: {tmp_path / 'vanished.ipynb'} is no longer there"]
+    assert warnings["taken"] == ["taken: no feedback written: Is a directory"]
+    for done in written:
+        if done.student in ("broken", "taken"):
+            assert not done.paths
+            continue
+        names = [p.name for p in done.paths]
+        assert len(names) == 2 and all(len(n.encode()) <= 255 for n in names), names
+        page = (out / names[1]).read_text(encoding="utf-8")
+        assert "<img" not in page and "\udcff" not in page
+    assert (out / "first.md").is_file() and (out / "last.html").is_file()
+
+
+def test_feedback_command_with_hostile_rows_writes_everyone(tmp_path):
+    db = str(tmp_path / "g.db")
+    bad_nb = write(tmp_path / "subs" / "nb.ipynb", SCHEMA_INVALID_NOTEBOOK)
+    students = ['=HYPERLINK("http://x","y")', "é" * 127 + "x", "ann\ufffd\ufffd", '"><img src=x onerror=alert(1)>']
+    with Gradebook.open(db) as gradebook:
+        for student in students:
+            gradebook.record(result_with(student=student, file=str(tmp_path / "gone.py")))
+        gradebook.record(result_with(student="nb", file=str(bad_nb)))
+    done = run("feedback", "perceptron", "--db", db, "--out", tmp_path / "out")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == f"wrote feedback for 5 student(s) to {tmp_path / 'out'}\n"
+    assert done.stderr.startswith("warning: nb: no annotated notebook: ") and done.stderr.count("\n") == 1
+    assert len(list((tmp_path / "out").glob("*.html"))) == 5

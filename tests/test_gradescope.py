@@ -411,3 +411,62 @@ def test_build_errors_are_one_line(tmp_path):
     result = run("gradescope", "build", "nope", "--out", tmp_path / "a.zip")
     assert result.exit_code == 1 and result.stderr.startswith("AssignmentError: unknown assignment 'nope'")
     assert not (tmp_path / "a.zip").exists()
+
+
+# --- results.json whatever happens ------------------------------------------------------------
+
+def hostile_result():
+    from grader.results import CheckResult, Note, SubmissionResult, Where
+
+    text = "\x1b[31m\ud800 [x](javascript:alert(1)) <img src=x onerror=alert(1)> ``` ~~~\n# heading\x00"
+    checks = [CheckResult(f"step{text}", float("nan"), 1.0, "failed", text, where=Where(text, cell=1, line=1)),
+              CheckResult("hidden", float("inf"), 2.0, "error", "secret " + text, visibility="hidden")]
+    return SubmissionResult(student=text, assignment="perceptron", file=f"/x/{text}.py", content_hash="h",
+                            score=float("nan"), max_score=3.0, status="graded", error=None, checks=checks,
+                            notes=[Note(text)], duration=float("nan"))
+
+
+def strict_json(path):
+    raw = path.read_bytes()
+    data = json.loads(raw.decode("utf-8", errors="strict"),
+                      parse_constant=lambda name: pytest.fail(f"{name} in results.json"))
+    jsonschema.validate(data, RESULTS_SCHEMA)
+    return data
+
+
+def test_results_json_is_valid_json_whatever_the_result_holds(tmp_path, perceptron):
+    path = tmp_path / "results" / "results.json"
+    gradescope.write_results(path, results_json_module.results_json(hostile_result(), perceptron))
+    data = strict_json(path)
+    assert data["score"] == 0.0 and [t["score"] for t in data["tests"]] == [0.0, 0.0]
+    assert "\ud800" not in path.read_text() and "secret" not in json.dumps(data)
+    output = data["tests"][0]["output"]
+    assert "\x00" not in output and "\x1b" not in output
+    fence, where = output.split("````text\n")[1].split("\n````\n\n")  # the message: verbatim in a fence
+    assert "<img src=x" in fence and "\n# heading" in fence
+    assert where.startswith("**Where in your file:** ") and "\\<img" in where and "\\[x\\]" in where
+
+
+def test_a_result_whose_building_raises_still_gives_a_results_json(tmp_path, run_library, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("a bug of ours")
+
+    monkeypatch.setattr(gradescope, "results_json", broken)
+    root = gradescope_root(tmp_path, (PERCEPTRON / "correct.py", "perceptron.py"))
+    report = run_library(root)
+    assert "KeyError: 'a bug of ours'" in report.failure
+    data = results_of(root)
+    assert data["score"] == 0.0 and data["tests"] == []
+    assert data["output"].endswith("```text\nKeyError: 'a bug of ours'\n```")
+
+
+def test_run_exits_0_with_results_even_if_its_log_cannot_be_printed(tmp_path, monkeypatch):
+    def unprintable(*args):
+        raise UnicodeEncodeError("ascii", "é", 0, 1, "the log's terminal takes ASCII only")
+
+    monkeypatch.setattr("grader.cli.gradescope.log_lines", unprintable)
+    root = tmp_path / "autograder"
+    result = run("gradescope", "run", "perceptron", "--root", root)
+    assert result.exit_code == 0
+    assert result.stdout == "(the rest of the log could not be printed: UnicodeEncodeError)\n"
+    assert strict_json(root / "results" / "results.json")["score"] == 0.0

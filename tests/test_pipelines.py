@@ -1,4 +1,4 @@
-"""Course pipeline outputs: due dates and penalties, JUnit XML, Canvas CSV, exit codes."""
+"""Course pipeline outputs: due dates and penalties, JUnit XML, exit codes (LMS exports: test_exports.py)."""
 
 import csv
 import io
@@ -126,12 +126,6 @@ def test_junit_xml_has_a_suite_per_submission_and_a_case_per_check(tmp_path):
     assert failure.get("message") == "step(0.0): 1 (yours), expected 0"
     assert suites["bug_syntax_error"].get("errors") == "17"
     assert "SyntaxError at line 5" in suites["bug_syntax_error"].find("system-err").text
-
-
-def test_canvas_export_is_student_and_score(tmp_path):
-    run("grade", "perceptron", SAMPLES / "perceptron" / "correct.py", "--db", tmp_path / "g.db", "--jobs", "1")
-    assert run("export", "perceptron", "--db", tmp_path / "g.db", "--format", "canvas").stdout == \
-        "student,score\ncorrect,32.0\n"
 
 
 def test_exit_codes(tmp_path, monkeypatch):

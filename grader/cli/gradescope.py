@@ -8,6 +8,7 @@ import click
 
 from grader.gradescope import bundle as bundles, run as runner
 from grader.course.assignment import get_assignment
+from grader.text import clean
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 STUDENT_ID_HELP = "Field of Gradescope's submission metadata (users[0]) that is the student's id."
@@ -51,22 +52,39 @@ def run(ctx: click.Context, assignment: str, root: Path, student_id: str) -> Non
     is Gradescope's log, shown to instructors only.
     """
     report = runner.run(assignment, course_root=ctx.obj["course"], root=root, student_id=student_id)
+    # results.json is written: nothing printed below may fail the command now, or run_autograder
+    # would replace a good results.json with its fallback.
+    try:
+        for line in log_lines(assignment, report):
+            click.echo(line)
+    except Exception as exc:  # noqa: BLE001 - the log is for instructors; the grade is already written
+        click.echo(f"(the rest of the log could not be printed: {type(exc).__name__})")
+
+
+def log_lines(assignment: str, report) -> list[str]:
+    """What ``gradescope run`` prints: Gradescope's log, shown to instructors only. Student text
+    is stripped of control characters (a log viewer is a terminal too)."""
+    def c(text) -> str:
+        return clean(text, 1 << 16)
+
     result = report.result
+    lines = []
     if report.failure:
-        click.echo(f"autograder failure: {report.failure.rstrip()}")
+        lines.append(f"autograder failure: {c(report.failure).rstrip()}")
     elif result is not None and report.submission is None:
-        click.echo(f"{assignment}: nothing graded for {report.student}: {result.error}")
+        lines.append(f"{c(assignment)}: nothing graded for {c(report.student)}: {c(result.error)}")
     elif result is not None:
-        click.echo(f"{assignment}: graded {report.submission} for {report.student}: "
-                   f"{result.score:g} / {result.max_score:g}" + (f" ({result.error})" if result.error else ""))
+        lines.append(f"{c(assignment)}: graded {c(report.submission)} for {c(report.student)}: "
+                     f"{result.score:g} / {result.max_score:g}" + (f" ({c(result.error)})" if result.error else ""))
         for check in result.checks:
-            click.echo(f"  {check.status:7} {check.score:g}/{check.max_score:g} {check.name}"
-                       + (f": {check.message}" if check.message else ""))
+            lines.append(f"  {check.status:7} {check.score:g}/{check.max_score:g} {c(check.name)}"
+                         + (f": {c(check.message)}" if check.message else ""))
         for note in result.notes:
-            click.echo(f"  note: {note.text}")
+            lines.append(f"  note: {c(note.text)}")
     if report.missing_layers:
-        click.echo("sandbox isolation layers this host does not allow: " + "; ".join(report.missing_layers))
-    click.echo(f"wrote {report.results_path}")
+        lines.append("sandbox isolation layers this host does not allow: " + "; ".join(map(c, report.missing_layers)))
+    lines.append(f"wrote {report.results_path}")
     if result is not None and result.output:
-        click.echo("--- the student's output (not shown to the student) ---")
-        click.echo(result.output.rstrip("\n"))
+        lines.append("--- the student's output (not shown to the student) ---")
+        lines.append(c(result.output).rstrip("\n"))
+    return lines

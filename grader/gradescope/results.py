@@ -44,7 +44,7 @@ def md_code_block(text: str) -> str:
 
 def check_output(check: CheckResult) -> str:
     """A check's ``output`` in results.json (Markdown)."""
-    parts = [f"**{md_text(check.description)}**"] if check.description else []
+    parts = [f"**{md_text(clean(check.description, multiline=False))}**"] if check.description else []
     if check.status == "passed":
         parts.append("Passed.")
     elif check.reason == "submission_error":
@@ -55,9 +55,9 @@ def check_output(check: CheckResult) -> str:
     else:
         parts.append(f"Not passed: {_HOW_FAILED.get(check.status, check.status)}.")
         if check.message:
-            parts.append(md_code_block(check.message))
+            parts.append(md_code_block(clean(check.message)))
             if check.where is not None:
-                parts.append(f"**Where in your file:** {md_text(check.where.label)}")
+                parts.append(f"**Where in your file:** {md_text(clean(check.where.label, multiline=False))}")
     return "\n\n".join(parts)
 
 
@@ -67,10 +67,10 @@ def summary_output(result: SubmissionResult, assignment: Assignment | None) -> s
     title = assignment.title if assignment is not None else result.assignment
     parts = [f"## {md_text(title)}"]
     if result.file:
-        parts.append(f"Graded your file {md_text(Path(result.file).name)}.")
+        parts.append(f"Graded your file {md_text(clean(Path(result.file).name, multiline=False))}.")
     if result.error:
         parts.append("**Nothing could be graded:**")
-        parts.append(md_code_block(result.error))
+        parts.append(md_code_block(clean(result.error)))
         return "\n\n".join(parts)
     public = [c for c in result.checks if c.visibility == "public"]
     hidden = [c for c in result.checks if c.visibility != "public"]
@@ -80,27 +80,36 @@ def summary_output(result: SubmissionResult, assignment: Assignment | None) -> s
         parts.append(f"{len(hidden)} hidden check(s) worth {format_points(sum(c.max_score for c in hidden))} points "
                      "were graded too; their results appear when grades are published.")
     if result.notes:
-        notes = "\n".join(f"- {md_text(' '.join(note.text.split()))}" for note in result.notes)
+        notes = "\n".join(f"- {md_text(clean(note.text, multiline=False))}" for note in result.notes)
         parts.append(f"**Notes on your file** (grading went on regardless):\n\n{notes}")
     return "\n\n".join(parts)
+
+
+def points(value) -> float:
+    """A score as Gradescope takes it: a finite float (a NaN or infinity from a broken row is 0)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return value if math.isfinite(value) else 0.0
 
 
 def results_json(result: SubmissionResult, assignment: Assignment | None = None, *,
                  execution_time: float | None = None) -> dict:
     """Gradescope's results.json for one graded (or ungradable) submission."""
     tests = [{
-        "name": check.name,
+        "name": clean(check.name, 300, multiline=False),
         "number": str(number),
-        "score": float(check.score),
-        "max_score": float(check.max_score),
+        "score": points(check.score),
+        "max_score": points(check.max_score),
         "status": "passed" if check.status == "passed" else "failed",
         "output": check_output(check),
         "output_format": "md",
         "visibility": VISIBILITY.get(check.visibility, "after_published"),
     } for number, check in enumerate(result.checks, start=1)]
     data = {
-        "score": float(result.score),
-        "execution_time": int(math.ceil(execution_time if execution_time is not None else result.duration)),
+        "score": points(result.score),
+        "execution_time": int(math.ceil(points(execution_time if execution_time is not None else result.duration))),
         "output": summary_output(result, assignment),
         "output_format": "md",
         "stdout_visibility": "hidden",

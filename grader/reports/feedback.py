@@ -6,7 +6,8 @@
     <student>.notebook.html    feedback cell after each graded function's cell, and its HTML
 
 One student's report that cannot be written (a notebook that no longer reads, a file system
-that refuses a name) is a warning for the TA; the others are written all the same. Nothing
+that refuses a name, a gradebook row too broken to render) is a warning for the TA; the others
+are written all the same. Nothing
 runs the student's code or the notebook; the library never prints.
 """
 
@@ -105,6 +106,9 @@ def write_feedback(results: Iterable[SubmissionResult], out: Path, *, title: str
             done.paths[:0] = [md, page]
         except OSError as exc:
             done.warnings.append(f"{done.student}: no feedback written: {clean_name(exc.strerror or str(exc), 200)}")
+        except Exception as exc:  # noqa: BLE001 - a gradebook row we cannot render must not stop the others
+            done.warnings.append(f"{done.student}: no feedback written: its result could not be rendered "
+                                 f"({type(exc).__name__}: {clean_name(str(exc), 200)})")
         written.append(done)
     return written
 

@@ -1,26 +1,46 @@
-"""Formatting results for people: tables and per-check feedback. The library never prints."""
+"""Formatting results for people: tables and per-check feedback. The library never prints.
+
+Student text reaches a TA's or a student's terminal only as ``rich.text.Text`` built by
+``plain``: control characters (ESC, BEL, NUL, CR…) are stripped again here, at render time,
+because gradebook rows stored before text was cleaned may still hold them, and a ``Text`` is
+never parsed for markup (``[red]``, ``[link=…]``) or emoji codes. The consoles highlight
+nothing, so a student's message cannot pick up colours either. Our own markup (marks,
+colours) is built as styles on ``Text``, never by formatting student text into markup.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from grader.course.assignment import Assignment
 from grader.errors import AssignmentError
 from grader.results import SubmissionResult, format_points
+from grader.text import MESSAGE_LIMIT, clean
 
-MARKS = {"passed": "[green]✓[/green]", "failed": "[red]✗[/red]", "error": "[red]✗[/red]",
-         "timeout": "[red]⏱[/red]"}
+MARKS = {"passed": ("✓", "green"), "failed": ("✗", "red"), "error": ("✗", "red"), "timeout": ("⏱", "red")}
+
+
+def plain(text, *, style: str = "", multiline: bool = True, limit: int = MESSAGE_LIMIT) -> Text:
+    """``text`` as terminal-safe ``Text``: valid Unicode, no control characters or escape
+    sequences, no markup parsed; ``multiline=False`` also folds newlines into spaces."""
+    return Text(clean(text, limit, multiline=multiline), style=style)
 
 
 def console(stderr: bool = False) -> Console:
     # Outside a terminal (a pipe, a CI log, CliRunner) keep lines long and free of colour codes.
-    probe = Console(stderr=stderr)
+    # highlight=False everywhere: rich's highlighter would colour numbers, paths and URLs in
+    # whatever a student's message contains.
+    probe = Console(stderr=stderr, highlight=False)
     if probe.is_terminal:
         return probe
     return Console(stderr=stderr, width=140, no_color=True, highlight=False, emoji=False)
 
+
+def _line(*parts) -> Text:
+    """A line assembled from ``Text`` pieces and (our own, literal) strings or (string, style) pairs."""
+    return Text.assemble(*parts)
 
 
 def assignment_table(assignments: list[Assignment]) -> Table:
@@ -28,37 +48,41 @@ def assignment_table(assignments: list[Assignment]) -> Table:
     for column in ("name", "title", "module", "points", "public", "hidden"):
         table.add_column(column, justify="right" if column in ("points", "public", "hidden") else "left")
     for a in assignments:
+        names = (plain(a.name, multiline=False), plain(a.title, multiline=False), plain(a.module, multiline=False))
         try:
             public = a.max_score("public")
             total = a.max_score()
         except AssignmentError as broken:  # list the others; name what is wrong with this one
-            table.add_row(a.name, a.title, a.module, f"[red]broken: {escape(str(broken))}[/red]", "", "")
+            table.add_row(*names, plain(f"broken: {broken}", style="red", multiline=False), "", "")
             continue
-        table.add_row(a.name, a.title, a.module, format_points(total), format_points(public),
-                      format_points(total - public))
+        table.add_row(*names, format_points(total), format_points(public), format_points(total - public))
     return table
 
 
 def feedback(out: Console, result: SubmissionResult, *, hidden_checks: int = 0) -> None:
     """Per-check feedback for one submission, as a student reads it."""
-    out.print(f"[bold]{escape(result.assignment)}[/bold]: {escape(result.file)} — "
-              f"[bold]{format_points(result.score)} / {format_points(result.max_score)}[/bold] points")
+    out.print(_line(plain(result.assignment, style="bold", multiline=False), ": ",
+                    plain(result.file, multiline=False), " — ",
+                    (f"{format_points(result.score)} / {format_points(result.max_score)}", "bold"), " points"))
     if result.error:
-        out.print(f"[red]✗ {escape(result.error)}[/red]")
-        out.print("Nothing could be graded: fix this first.")
+        out.print(_line(("✗ ", "red"), plain(result.error, style="red")))
+        out.print("Nothing could be graded: fix this first.", markup=False)
         return
     for check in result.checks:
-        out.print(f" {MARKS.get(check.status, '?')} {escape(check.name)} "
-                  f"({format_points(check.score)}/{format_points(check.max_score)})"
-                  + (f" — {escape(check.description)}" if check.description else ""))
+        mark, colour = MARKS.get(check.status, ("?", ""))
+        line = _line(" ", (mark, colour), " ", plain(check.name, multiline=False),
+                     f" ({format_points(check.score)}/{format_points(check.max_score)})")
+        if check.description:
+            line.append_text(_line(" — ", plain(check.description, multiline=False)))
+        out.print(line)
         if check.message:
-            out.print(f"     {escape(check.message)}", soft_wrap=True)
+            out.print(_line("     ", plain(check.message)), soft_wrap=True)
     if result.notes:
-        out.print("[yellow]Notes on your file[/yellow] (grading went on regardless):")
+        out.print(_line(("Notes on your file", "yellow"), " (grading went on regardless):"))
         for note in result.notes:
-            out.print(f"   • {escape(note.text)}", soft_wrap=True)
+            out.print(_line("   • ", plain(note.text)), soft_wrap=True)
     if hidden_checks:
-        out.print(f"When graded, {hidden_checks} more hidden check(s) of the same functions run too.")
+        out.print(f"When graded, {hidden_checks} more hidden check(s) of the same functions run too.", markup=False)
 
 
 def _problems(result: SubmissionResult) -> str:
@@ -72,7 +96,7 @@ def _problems(result: SubmissionResult) -> str:
 
 
 def summary_table(results: list[SubmissionResult], title: str) -> Table:
-    table = Table(title=title)
+    table = Table(title=plain(title, multiline=False))
     table.add_column("student")
     table.add_column("score", justify="right")
     table.add_column("max", justify="right")
@@ -81,35 +105,39 @@ def summary_table(results: list[SubmissionResult], title: str) -> Table:
     for r in sorted(results, key=lambda r: r.student):
         status = "unchanged" if r.cached else r.status
         style = "red" if r.status == "error" else ("green" if r.score == r.max_score else "")
-        table.add_row(escape(r.student), format_points(r.score), format_points(r.max_score), status,
-                      escape(_problems(r)), style=style)
+        table.add_row(plain(r.student, multiline=False), format_points(r.score), format_points(r.max_score),
+                      plain(status, multiline=False), plain(_problems(r), multiline=False), style=style)
     return table
 
 
 def validation(out: Console, report) -> None:
-    out.print(f"[bold]{escape(report.assignment)}[/bold]: " + ("[green]valid[/green]" if report.ok else "[red]not valid[/red]"))
+    verdict = ("valid", "green") if report.ok else ("not valid", "red")
+    out.print(_line(plain(report.assignment, style="bold", multiline=False), ": ", verdict))
     for finding in report.findings:
-        mark = "[green]✓[/green]" if finding.ok else "[red]✗[/red]"
-        out.print(f" {mark} {escape(finding.what)}" + (f" — {escape(finding.detail)}" if finding.detail else ""),
-                  soft_wrap=True)
+        mark = ("✓", "green") if finding.ok else ("✗", "red")
+        line = _line(" ", mark, " ", plain(finding.what))
+        if finding.detail:
+            line.append_text(_line(" — ", plain(finding.detail)))
+        out.print(line, soft_wrap=True)
 
 
 def doctor(out: Console, report) -> None:
-    out.print(f"Python {report.python} ({escape(report.python_executable)}), numpy {report.numpy}, "
-              f"torch {report.torch}; {escape(report.platform)}")
-    out.print(f"Sandbox start-up: {escape(report.startup_mode)}")
+    out.print(_line(f"Python {report.python} (", plain(report.python_executable, multiline=False),
+                    f"), numpy {report.numpy}, torch {report.torch}; ", plain(report.platform, multiline=False)))
+    out.print(_line("Sandbox start-up: ", plain(report.startup_mode, multiline=False)))
     out.print(f"Identity: {report.identity_mode}" + (f"; one sandbox takes {report.sandbox_ms:g} ms to fork, "
-                                                     "run and reap" if report.sandbox_ms else ""))
+                                                     "run and reap" if report.sandbox_ms else ""), markup=False)
     table = Table(title="Isolation layers")
     table.add_column("layer")
     table.add_column("here")
     table.add_column("detail")
     for layer in report.layers:
-        table.add_row(escape(layer.title), "[green]yes[/green]" if layer.available else "[red]no[/red]",
-                      escape(layer.detail))
+        table.add_row(plain(layer.title, multiline=False),
+                      Text("yes", style="green") if layer.available else Text("no", style="red"),
+                      plain(layer.detail))
     out.print(table)
     if report.isolated:
-        out.print("All required layers work: grader grade runs fully isolated here.")
+        out.print("All required layers work: grader grade runs fully isolated here.", markup=False)
     else:
-        out.print(f"[red]Missing: {', '.join(report.missing_names)}[/red]. grader grade refuses to run here "
-                  "unless given --insecure; grader check runs with a warning.")
+        out.print(Text(f"Missing: {', '.join(report.missing_names)}. grader grade refuses to run here "
+                       "unless given --insecure; grader check runs with a warning.", style="red"))
