@@ -29,9 +29,13 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _CONTROL_ONE_LINE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def valid_unicode(text: str) -> str:
-    """``text`` with every lone surrogate (from ``surrogateescape`` or a hostile ``__str__``) replaced."""
-    return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(text) else text
+    """``text`` with every lone surrogate (from ``surrogateescape`` or a hostile ``__str__``)
+    replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text) if _has_surrogate(text) else text
 
 
 def _has_surrogate(text: str) -> bool:
