@@ -11,11 +11,13 @@ import os
 import sys
 
 from grader.cli import check, course, db, doctor, grade, gradescope, reports
+from grader.cli import analytics
 from grader.cli.app import EXIT_OK, cli
 
 for command in (course.list_command, check.check, grade.grade, reports.export, reports.feedback_command,
                 course.release, course.new, course.validate, gradescope.gradescope, db.db, doctor.doctor):
     cli.add_command(command)
+analytics.register(cli)
 
 
 def main() -> None:
