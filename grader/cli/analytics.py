@@ -82,7 +82,77 @@ def _print_stats(out, figures) -> None:
     out.print(table)
 
 
+@click.command(context_settings=CONTEXT)
+@click.argument("assignment")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write one self-contained HTML page showing each pair side by side here.")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.5, show_default=True,
+              help="List a pair when this share of the smaller submission's own code is in the other.")
+@click.option("--min-bits", type=click.FloatRange(min=0.0, min_open=True), default=5.0, show_default=True,
+              help="List a pair when the wrong answers they share are worth this many bits "
+                   "(5: an answer about one student in 32 gives).")
+@_DB
+@_JSON
+@click.pass_context
+def similar(ctx: click.Context, assignment: str, out: Path | None, threshold: float, min_bits: float, db: str,
+            as_json: bool) -> None:
+    """Pairs of submissions that look alike: similar code (renaming, reordering and comments do not
+    hide it; the stub does not count) and the same rare wrong answers. Evidence for a person to
+    judge: nothing is stored and no grade changes.
+
+    Files are read again from the paths they were graded at (run it where grader grade ran);
+    a file that is gone or has changed since is skipped, with a note.
+    """
+    from grader.course.assignment import get_assignment
+    from grader.errors import AssignmentError
+    from grader.reports.analytics.pairs import find_pairs
+    from grader.reports.analytics.readonly import ReadOnlyGradebook
+
+    try:
+        spec = get_assignment(assignment, course_root(ctx))
+        stub, title = spec.stub_path, spec.title
+    except AssignmentError:  # graded with another course folder: no stub to subtract (a note says so)
+        stub, title = None, assignment
+    with ReadOnlyGradebook(db) as gradebook:
+        found = find_pairs(gradebook, assignment, stub=stub, threshold=threshold, min_bits=min_bits)
+    if out is not None:
+        from grader.reports.analytics.similar_page import render_similar_html
+
+        out.write_text(render_similar_html(found, title=title), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(found.to_json(), indent=2))
+        return
+    from grader.reports.terminal import console
+
+    _print_pairs(console(), found)
+    if out is not None:
+        click.echo(f"wrote {out}")
+
+
+def _print_pairs(out, found) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    out.print(f"[bold]{escape(found.assignment)}[/bold]: {found.students} students, {found.compared} files compared "
+              f"by code; {len(found.pairs)} pairs over a threshold (code {100 * found.threshold:.0f}%, "
+              f"wrong answers {found.min_bits:g} bits)")
+    for note in found.notes:
+        out.print(f"note: {escape(note)}", soft_wrap=True)
+    if found.pairs:
+        table = Table(title="Pairs that look alike, most suspicious first")
+        for column in ("pair", "code", "wrong answers", "shared wrong checks", "flagged by"):
+            table.add_column(column, justify="right" if column in ("code", "wrong answers") else "left")
+        for pair in found.pairs:
+            checks = ", ".join(f"{a.check} ({a.visibility})" for a in pair.shared_answers)
+            table.add_row(f"{escape(pair.a)} & {escape(pair.b)}",
+                          "—" if pair.code is None else f"{100 * pair.code:.0f}%",
+                          f"{pair.bits:.1f} bits" if pair.mistakes else "—", escape(checks[:80]),
+                          ", ".join(pair.flagged_by))
+        out.print(table)
+    out.print(found.notice, soft_wrap=True)
+
+
 def register(group: click.Group) -> None:
     """Add this module's commands to ``group`` (the ``grader`` command)."""
-    for command in (stats,):
+    for command in (stats, similar):
         group.add_command(command)
