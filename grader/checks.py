@@ -49,11 +49,14 @@ class CheckFailed(Exception):
     """The student's result is wrong; the message says how.
 
     ``where`` is the place in the student's file it points at, if the check knows it; raised
-    while handling a student's exception, the failure takes that exception's place anyway."""
+    while handling a student's exception, the failure takes that exception's place anyway.
+    ``fingerprint`` is the failed comparison's (``Comparison.fingerprint``), if one failed: a
+    hash of what was compared, stored so that students wrong in the same way can be found."""
 
-    def __init__(self, message: str, *, where: Where | None = None):
+    def __init__(self, message: str, *, where: Where | None = None, fingerprint: str | None = None):
         super().__init__(message)
         self.where = where
+        self.fingerprint = fingerprint
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ def expect_close(yours, expected, *, name: str = "result", tol: Tolerance | None
     ``Tolerance()`` (rtol=1e-6, atol=1e-8)."""
     result = compare(yours, expected, path=name, tol=_tolerance(tol, rtol, atol), check_dtype=check_dtype)
     if not result.ok:
-        raise CheckFailed(result.message)
+        raise CheckFailed(result.message, fingerprint=result.fingerprint)
 
 
 def expect_equal(yours, expected, *, name: str = "result", check_dtype: bool = False) -> None:

@@ -14,11 +14,12 @@ objects that could not cross the boundary.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Number
 
 import numpy as np
 
+from grader.fingerprint import fingerprint
 from grader.sandbox.wire import Remote
 
 MAX_OFFENDERS_SHOWN = 3
@@ -51,6 +52,9 @@ class Comparison:
     ok: bool
     #: Empty when ``ok``; otherwise one readable sentence naming the path that differs.
     message: str = ""
+    #: When not ``ok``: a hash of the path and the two values compared (``grader.fingerprint``),
+    #: so that students wrong in the same way can be found without storing what they returned.
+    fingerprint: str | None = None
 
 
 def _describe(value) -> str:
@@ -194,8 +198,16 @@ def compare(yours, expected, *, path: str = "result", tol: Tolerance = Tolerance
     ``path`` names the value in messages (``grads['W1']``, ``result[1]``). Numbers and arrays
     are compared with ``tol``; bools, strings and None exactly. Lists and tuples are
     interchangeable, and a nested list of numbers may stand for an array. Keys the expected
-    dict does not have are ignored; missing ones are reported.
+    dict does not have are ignored; missing ones are reported. A failed comparison carries the
+    fingerprint of the whole of what was compared.
     """
+    result = _compare(yours, expected, path=path, tol=tol, check_dtype=check_dtype)
+    if result.ok:
+        return result
+    return replace(result, fingerprint=fingerprint(yours, expected, path=path))
+
+
+def _compare(yours, expected, *, path: str, tol: Tolerance, check_dtype: bool) -> Comparison:
     if isinstance(yours, Remote):
         return Comparison(False, f"{path}: unsupported return type {yours.type_name}; expected {_expected_kind(expected)}")
 
@@ -248,7 +260,7 @@ def compare(yours, expected, *, path: str = "result", tol: Tolerance = Tolerance
         if len(yours) != len(expected):
             return Comparison(False, f"{path}: {len(yours)} items (yours), expected {len(expected)}")
         for i, (y, e) in enumerate(zip(yours, expected)):
-            result = compare(y, e, path=f"{path}[{i}]", tol=tol, check_dtype=check_dtype)
+            result = _compare(y, e, path=f"{path}[{i}]", tol=tol, check_dtype=check_dtype)
             if not result.ok:
                 return result
         return Comparison(True)
@@ -260,7 +272,7 @@ def compare(yours, expected, *, path: str = "result", tol: Tolerance = Tolerance
         if missing:
             return Comparison(False, f"{path}: missing key {missing[0]!r} (yours has {sorted(map(repr, yours))})")
         for key, e in expected.items():
-            result = compare(yours[key], e, path=f"{path}[{key!r}]", tol=tol, check_dtype=check_dtype)
+            result = _compare(yours[key], e, path=f"{path}[{key!r}]", tol=tol, check_dtype=check_dtype)
             if not result.ok:
                 return result
         return Comparison(True)

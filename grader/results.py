@@ -98,6 +98,8 @@ class CheckResult:
     where: Where | None = None
     #: For a check that ended without a verdict of its own, why (a key of ``REASONS``), else None.
     reason: str | None = None
+    #: For a failed comparison, a hash of what it compared (``grader.fingerprint``), never the values.
+    fingerprint: str | None = None
 
 
 @dataclass

@@ -295,7 +295,8 @@ def _check_row(run_id: int, position: int, check: CheckResult) -> dict:
             "visibility": check.visibility, "description": check.description, "duration": check.duration,
             "reason": check.reason, "metrics": json.dumps(check.metrics),
             "where_label": where.label[:300] if where else None, "where_cell": where.cell if where else None,
-            "where_line": where.line if where else None, "where_source": where.source if where else None}
+            "where_line": where.line if where else None, "where_source": where.source if where else None,
+            "fingerprint": check.fingerprint}
 
 
 def _to_check(row: CheckResultRow) -> CheckResult:
@@ -303,7 +304,8 @@ def _to_check(row: CheckResultRow) -> CheckResult:
              if row.where_label is not None else None)
     return CheckResult(name=row.name, score=row.score, max_score=row.max_score, status=row.status,
                        message=row.message, visibility=row.visibility, description=row.description,
-                       duration=row.duration, reason=row.reason, where=where, metrics=_json(row.metrics, {}))
+                       duration=row.duration, reason=row.reason, where=where, metrics=_json(row.metrics, {}),
+                       fingerprint=row.fingerprint)
 
 
 def _where_json(where: Where | None) -> str | None:

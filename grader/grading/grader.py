@@ -226,7 +226,7 @@ class Grader:
                                        "(loading, reloads and every check together) ran out before this check",
                                visibility=check.visibility, description=check.description, reason="budget")
         started = time.monotonic()
-        fraction, where, reason = 0.0, None, None
+        fraction, where, reason, fingerprint = 0.0, None, None, None
         try:
             # (Re)loading the submission has its own limits; the check's clock starts after it.
             sandbox.ensure_running()
@@ -239,6 +239,7 @@ class Grader:
                 status, message, fraction = "passed", returned.message if isinstance(returned, Partial) else "", 1.0
         except CheckFailed as failure:
             status, message, where = "failed", str(failure), failure.where or _student_place(failure)
+            fingerprint = _fingerprint(failure)
         except SandboxOutcome as outcome:
             status, message, where, reason = outcome.status, outcome.message, outcome.where, outcome.reason
         except Exception as exc:  # noqa: BLE001 - a broken check must not sink the submission
@@ -252,7 +253,7 @@ class Grader:
             name=check.name, score=round(check.points * fraction, 6), max_score=check.points,
             status=status, message=clean(message), visibility=check.visibility, description=check.description,
             duration=round(time.monotonic() - started, 4), metrics=_metrics(context.metrics), where=where,
-            reason=reason)
+            reason=reason, fingerprint=fingerprint)
 
 
 def _student_place(failure: BaseException) -> Where | None:
@@ -264,6 +265,17 @@ def _student_place(failure: BaseException) -> Where | None:
         if isinstance(cause, SandboxOutcome) and cause.where is not None:
             return cause.where
         cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return None
+
+
+def _fingerprint(failure: CheckFailed) -> str | None:
+    """The fingerprint of the comparison a failure came from: its own, or that of a failure it
+    re-raised with more words (``raise CheckFailed(f"{failure}: ...") from None`` keeps it as context)."""
+    seen = 0
+    while failure is not None and seen < 8:
+        if isinstance(failure, CheckFailed) and failure.fingerprint is not None:
+            return failure.fingerprint
+        failure, seen = failure.__cause__ or failure.__context__, seen + 1
     return None
 
 
