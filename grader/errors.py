@@ -10,7 +10,8 @@ exits non-zero. Anything else that escapes is a bug in the grader and keeps its 
     ├── GradebookError         the database cannot be opened, is locked, or has no data
     ├── SandboxError           the sandbox cannot be started on this host
     ├── ClusterError           the Dask cluster cannot be reached or cannot grade
-    └── UsageError             options that do not fit together
+    ├── UsageError             options that do not fit together
+    └── ArchiveError           an archive of submissions that cannot be unpacked safely
 """
 
 
@@ -40,3 +41,7 @@ class ClusterError(GraderError):
 
 class UsageError(GraderError):
     """Options or arguments that do not fit together."""
+
+
+class ArchiveError(GraderError):
+    """An archive of submissions cannot be unpacked safely (too big, too many files, damaged)."""
