@@ -15,9 +15,6 @@ from pathlib import Path
 
 from grader.text import clean_name
 
-IGNORED_FOLDERS = {".ipynb_checkpoints", "__pycache__", "__MACOSX"}
-
-
 @dataclass(frozen=True)
 class SubmissionFile:
     """A file to grade and whose it is."""
@@ -55,8 +52,9 @@ def student_id(raw: str) -> str:
 
 
 def find_submissions(paths: list[Path], module: str, **options) -> list[SubmissionFile]:
-    """The submission of each student in ``paths`` (files, folders, archives), by ``plan``'s rules;
-    see ``plan.plan_submissions`` for the options and for what is left out and why."""
+    """The submission of each student in ``paths`` (files, folders, archives), by ``plan``'s rules,
+    without submission times (``times.with_submission_times`` adds them); see
+    ``plan.plan_submissions`` for the options and for what is left out and why."""
     from grader.intake.plan import plan_submissions  # plan uses SubmissionFile: imported when called
 
-    return plan_submissions(paths, module=module, **options).files
+    return plan_submissions(paths, module=module, **{"times": False, **options}).files

@@ -74,9 +74,10 @@ class Plan:
 def plan_submissions(paths, *, module: str, assignment: str = "", layout: str = "auto",
                      roster: Roster | Path | None = None, manifest: Manifest | Path | None = None,
                      submitted_at: datetime | None = None, stub: bytes | None = None,
-                     unpack_to: Path | None = None, late_penalties: bool = True,
+                     unpack_to: Path | None = None, late_penalties: bool = True, times: bool = True,
                      limits: ArchiveLimits = ArchiveLimits()) -> Plan:
-    """Read ``paths`` (files, folders, ``.zip`` archives) and decide what to grade (see the rules above)."""
+    """Read ``paths`` (files, folders, ``.zip`` archives) and decide what to grade (see the rules above).
+    ``times=False`` leaves submission times as the layout found them (none from files' times)."""
     if roster is not None and not isinstance(roster, Roster):
         roster = read_roster(roster)
     if manifest is not None and not isinstance(manifest, Manifest):
@@ -95,8 +96,10 @@ def plan_submissions(paths, *, module: str, assignment: str = "", layout: str = 
     chosen = [_choose(student, group, module=module, stub=stub, plan=plan)
               for student, group in sorted(by_student.items())]
     chosen += _nothing_to_grade(plan, set(by_student))
-    plan.files = with_submission_times([f for f in chosen if f.problem is None], submitted_at=submitted_at,
-                                       manifest=manifest) + [f for f in chosen if f.problem is not None]
+    gradable = [f for f in chosen if f.problem is None]
+    if times:
+        gradable = with_submission_times(gradable, submitted_at=submitted_at, manifest=manifest)
+    plan.files = gradable + [f for f in chosen if f.problem is not None]
     plan.files.sort(key=lambda f: f.student)
     _report_times(plan, manifest, late_penalties, submitted_at)
     if roster is not None:
