@@ -10,11 +10,12 @@ import atexit
 import os
 import sys
 
-from grader.cli import check, course, db, doctor, grade, gradescope, reports
+from grader.cli import check, course, db, doctor, grade, gradescope, regrade, reports
 from grader.cli.app import EXIT_OK, cli
 
 for command in (course.list_command, check.check, grade.grade, reports.export, reports.feedback_command,
-                course.release, course.new, course.validate, gradescope.gradescope, db.db, doctor.doctor):
+                course.release, course.new, course.validate, gradescope.gradescope, db.db, doctor.doctor,
+                regrade.regrade):
     cli.add_command(command)
 
 
