@@ -23,13 +23,14 @@ from conftest import SAMPLES
 
 CORRECT = (SAMPLES / "perceptron" / "correct.py").read_bytes()
 CORRECT_NB = (SAMPLES / "perceptron" / "correct_nb.ipynb").read_bytes()
-BUGGY = (SAMPLES / "perceptron" / "bug_step_at_zero.py").read_bytes()  # scores 31 of 32
+BUGGY = (SAMPLES / "perceptron" / "bug_step_at_zero.py").read_bytes()  # scores 18 of 32
 SYNTAX_ERROR = (SAMPLES / "perceptron" / "bug_syntax_error.py").read_bytes()
 
 
-def make_zip(path: Path, members: dict, *, date_time=(2026, 9, 30, 12, 0, 0)) -> Path:
+def make_zip(path: Path, members: dict, *, date_time=(2026, 9, 30, 12, 0, 0), specials: dict = ()) -> Path:
     """A zip of ``{name: bytes}`` (a name may be ``bytes``: stored as those raw bytes, without the
-    UTF-8 flag, as a zip tool on Linux writes a name of odd bytes)."""
+    UTF-8 flag, as a zip tool on Linux writes a name of odd bytes), and of ``specials``:
+    ``{name: (mode, data)}`` members whose Unix mode makes them links, devices, ..."""
     raw_names = {}
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for index, (name, data) in enumerate(members.items()):
@@ -38,6 +39,8 @@ def make_zip(path: Path, members: dict, *, date_time=(2026, 9, 30, 12, 0, 0)) ->
                 raw_names[placeholder.encode()] = name
                 name = placeholder
             archive.writestr(zipfile.ZipInfo(name, date_time=date_time), data)
+        for name, (mode, data) in dict(specials).items():
+            archive.writestr(_special(name, mode), data)
     if raw_names:
         data = path.read_bytes()
         for placeholder, raw in raw_names.items():
@@ -46,13 +49,18 @@ def make_zip(path: Path, members: dict, *, date_time=(2026, 9, 30, 12, 0, 0)) ->
     return path
 
 
+def _special(name: str, mode: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.create_system = 3
+    info.external_attr = (mode | 0o777) << 16
+    return info
+
+
 def add_special(path: Path, name: str, mode: int, data: bytes = b"") -> None:
-    """Append a member whose Unix mode makes it a symbolic link (its data the target), a device, ..."""
+    """Append a member whose Unix mode makes it a symbolic link (its data the target), a device, ...
+    (an archive without names of raw bytes: appending re-encodes them)."""
     with zipfile.ZipFile(path, "a") as archive:
-        info = zipfile.ZipInfo(name)
-        info.create_system = 3
-        info.external_attr = (mode | 0o777) << 16
-        archive.writestr(info, data)
+        archive.writestr(_special(name, mode), data)
 
 
 SYMLINK, DEVICE = stat.S_IFLNK, stat.S_IFCHR

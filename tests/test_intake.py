@@ -248,3 +248,11 @@ def test_student_ids_from_names_of_odd_bytes_stay_printable_and_unique(tmp_path)
     students = [f.student for f in plan(subs).files]
     assert len(set(students)) == 3 and all(s.isprintable() for s in students)
     assert sorted(s.split("-")[0] for s in students) == ["a b", "a b", "caf\ufffd"]
+
+
+def test_an_archive_of_a_class_folder_is_read_inside_it_and_one_of_a_student_folder_is_not(tmp_path):
+    whole_class = lms.make_zip(tmp_path / "class.zip", {"hw1/ann.py": lms.CORRECT, "hw1/bob/perceptron.py": lms.BUGGY})
+    assert chosen(plan(whole_class)) == {"ann": "class.unpacked/hw1/ann.py",
+                                         "bob": "class.unpacked/hw1/bob/perceptron.py"}
+    one_student = lms.make_zip(tmp_path / "ann.zip", {"ann/perceptron.py": lms.CORRECT, "ann/scratch.py": b"x = 1\n"})
+    assert chosen(plan(one_student)) == {"ann": "ann.unpacked/ann/perceptron.py"}

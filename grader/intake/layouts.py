@@ -335,18 +335,21 @@ def detect(root: Path) -> str:
     return "plain"
 
 
-def scan(root: Path, module: str, *, layout: str = "auto", assignment: str = "", base: Path | None = None) -> Scan:
-    """Read ``root`` as ``layout`` (``auto``: detected). An archive's single top folder (as
-    Gradescope's ``assignment_<id>_export/``) is looked into when it holds an LMS layout.
-    Paths are shown relative to ``base`` (default: ``root``'s parent)."""
+def scan(root: Path, module: str, *, layout: str = "auto", assignment: str = "", base: Path | None = None,
+         unpacked: bool = False) -> Scan:
+    """Read ``root`` as ``layout`` (``auto``: detected). A single top folder (as Gradescope's
+    ``assignment_<id>_export/``) is looked into when it holds an LMS layout, and in an ``unpacked``
+    archive also when it holds a class (it does not hold a file named after the module, which
+    would make it one student's folder). Paths are shown relative to ``base`` (default: ``root``'s parent)."""
     root = Path(root)
     base = base if base is not None else root.parent
     chosen = detect(root) if layout == "auto" else layout
     inner = _single_folder(root)
     if inner is not None and chosen == "plain" and layout in ("auto", "plain"):
         inside = detect(inner)
-        if inside != "plain":
-            return scan(inner, module, layout=inside, assignment=assignment, base=base)
+        if inside != "plain" or (unpacked and not any(_is_module(p, module) for p in _entries(inner) if p.is_file())):
+            return scan(inner, module, layout=inside if layout == "auto" else layout, assignment=assignment,
+                        base=base)
     elif inner is not None and layout != "auto" and detect(root) == "plain" and layout != "plain":
         return scan(inner, module, layout=layout, assignment=assignment, base=base)
     result = Scan(chosen, root, base)

@@ -113,7 +113,7 @@ def _read_source(path: Path, plan: Plan, *, module: str, assignment: str, layout
     if absolute.is_file() and absolute.suffix.lower() == ".zip":
         unpacked = unpack(absolute, into=default_folder(absolute, unpack_to), limits=limits)
         found = scan(unpacked.root, module, layout=layout, assignment=assignment,
-                     base=absolute.parent if unpack_to is None else unpacked.root.parent)
+                     base=absolute.parent if unpack_to is None else unpacked.root.parent, unpacked=True)
         _report_unpacked(plan, absolute, unpacked, found)
         plan.sources.append(Source(absolute, found.layout, found.root, unpacked))
         return found
