@@ -249,3 +249,14 @@ def test_a_submission_the_grader_failed_on_is_graded_again(tmp_path, perceptron,
         gradebook.record(failed)
         rerun, = grade_batch(perceptron, files, course_root=course_root, gradebook=gradebook)
     assert not rerun.cached and rerun.score == 32.0
+
+
+def test_read_only_opening_reads_and_refuses_writes_on_sqlite_and_postgresql(gradebook_url):
+    with Gradebook(gradebook_url) as gradebook:
+        gradebook.record(result())
+    with Gradebook(gradebook_url, read_only=True, check=True) as gradebook:
+        assert [r.student for r in gradebook.latest("perceptron")] == ["ann"]
+        with pytest.raises(GradebookError, match="read-only"):
+            gradebook.record(result(content_hash="h2"))
+    with Gradebook(gradebook_url) as gradebook:
+        assert len(gradebook.history("perceptron", "ann")) == 1

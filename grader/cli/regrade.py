@@ -81,11 +81,15 @@ def change_lines(results, before: dict, *, dry_run: bool, where: str) -> list[st
         width = min(24, max(len(r.student) for r, _ in changed))
         lines.append(f"  {'student'.ljust(width)}  before  after  change")
         for result, old in changed:
-            change = result.score - old.score
+            change = round(result.score - old.score, 6)
+            sign = "+" if change >= 0 else ""
+            status = f"  ({result.status})" if result.status != old.status else ""
             lines.append(f"  {clean_name(result.student).ljust(width)}  {format_points(old.score):>6}  "
-                         f"{format_points(result.score):>5}  {'+' if change >= 0 else ''}{format_points(round(change, 6))}"
-                         + (f"  ({result.status})" if result.status != old.status else ""))
-    done = "nothing stored (--dry-run)" if dry_run else f"a new run stored for each; gradebook: {where}"
-    lines.append(f"{len(changed)} score(s) would change, {len(results) - len(changed)} stay the same; {done}"
-                 if dry_run else f"{len(changed)} score(s) changed, {len(results) - len(changed)} stayed the same; {done}")
+                         f"{format_points(result.score):>5}  {sign}{format_points(change)}{status}")
+    same = len(results) - len(changed)
+    if dry_run:
+        lines.append(f"{len(changed)} score(s) would change, {same} stay the same; nothing stored (--dry-run)")
+    else:
+        lines.append(f"{len(changed)} score(s) changed, {same} stayed the same; a new run stored for each; "
+                     f"gradebook: {where}")
     return lines

@@ -174,7 +174,8 @@ class Batch:
         if gradebook is not None and self.batch_id is not None:
             gradebook.finish_batch(self.batch_id)
 
-    def _grade(self, todo: list[tuple[SubmissionFile, str | None]]) -> Iterator[tuple[SubmissionFile, SubmissionResult]]:
+    def _grade(self, todo: list[tuple[SubmissionFile, str | None]]
+               ) -> Iterator[tuple[SubmissionFile, SubmissionResult]]:
         for file, digest in todo:  # the ambiguous first: nothing to run, so no waiting
             if file.problem is not None:
                 yield file, self._ambiguous(file, digest or "")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 from grader.intake.archives import MARKER
+from grader.intake.discover import student_id
 from grader.intake.findings import Ignored, Notice, shown_path
 from grader.intake.gradescope_metadata import read_metadata
 from grader.intake.submission import SUFFIXES
@@ -56,6 +57,8 @@ class Candidate:
     name: str | None = None
     #: Named as the submission itself: after the module, or a student's own top-level file.
     whole: bool = False
+    #: A student's own top-level file (``ann.py``): named after the student, not the module.
+    own_file: bool = False
     #: The folder it came from: the .py-beside-.ipynb rule applies within one.
     slot: Path | None = None
     #: Order of resubmissions (higher is newer), e.g. (Canvas file id, -N); () when unknown.
@@ -98,13 +101,8 @@ class Scan:
         self.candidates.append(Candidate(path, student, shown=self.shown(path), **facts))
 
 
-def student_id(raw: str) -> str:
-    from grader.intake.discover import student_id as make  # one definition, shared with discover
-
-    return make(raw)
-
-
-def _is_module(path: Path, module: str) -> bool:
+def is_module(path: Path, module: str) -> bool:
+    """Whether the file is named after the module (``perceptron.py``, or ``perceptron-1.py`` uploaded again)."""
     match = _RESUBMITTED.match(path.stem)
     return path.stem == module or bool(match and match.group("base") == module)
 
@@ -168,7 +166,7 @@ def _student_folder(scan: Scan, folder: Path, student: str, module: str, **facts
     else:
         paths = list(walk(scan, folder, student))
     for path in paths:
-        scan.candidate(path, student, whole=_is_module(path, module), slot=path.parent, **facts)
+        scan.candidate(path, student, whole=is_module(path, module), slot=path.parent, **facts)
 
 
 def _is_student_folder(entry: Path) -> bool:
@@ -188,7 +186,7 @@ def scan_plain(root: Path, module: str, scan: Scan) -> None:
         elif entry.is_dir():
             _ignore_folder(scan, entry)
         elif _file_kind(scan, entry, None):
-            scan.candidate(entry, student_id(entry.stem), id_from="name", whole=True, slot=root,
+            scan.candidate(entry, student_id(entry.stem), id_from="name", whole=True, own_file=True, slot=root,
                            why="a student's own file, named after the student")
 
 
@@ -201,7 +199,7 @@ def scan_canvas(root: Path, module: str, scan: Scan) -> None:
                 scan.ignore(entry, "online_text", "a Canvas text entry or URL submission, not a file",
                             text.group("user"))
             elif entry.is_file() and entry.suffix in SUFFIXES and not entry.name.startswith("."):
-                scan.candidate(entry, student_id(entry.stem), id_from="name", whole=True, slot=root,
+                scan.candidate(entry, student_id(entry.stem), id_from="name", whole=True, own_file=True, slot=root,
                                why="not named as Canvas names files: the file's name is taken as the student's")
             elif entry.is_file():
                 _file_kind(scan, entry, None)
@@ -219,7 +217,7 @@ def scan_canvas(root: Path, module: str, scan: Scan) -> None:
         number = int(resubmitted.group("n")) if resubmitted else 0
         late = match.group("late") is not None
         # Canvas numbers files in upload order: a higher file id is a later upload.
-        scan.candidate(entry, user, id_from="lms", name=match.group("name"), whole=_is_module(original, module),
+        scan.candidate(entry, user, id_from="lms", name=match.group("name"), whole=is_module(original, module),
                        slot=root, version=(int(match.group("file")), number),
                        base=(resubmitted.group("base") if resubmitted else original.stem) + original.suffix,
                        why=f"Canvas user {user}" + (", marked LATE" if late else ""),
@@ -236,7 +234,7 @@ def scan_moodle(root: Path, module: str, scan: Scan) -> None:
             elif entry.is_dir():
                 _ignore_folder(scan, entry)
             elif _file_kind(scan, entry, None):
-                scan.candidate(entry, student_id(entry.stem), id_from="name", whole=True, slot=root,
+                scan.candidate(entry, student_id(entry.stem), id_from="name", whole=True, own_file=True, slot=root,
                                why="not named as Moodle names files: the file's name is taken as the student's")
             continue
         participant, name, plugin = match.group("id"), match.group("name"), match.group("plugin")
@@ -248,7 +246,7 @@ def scan_moodle(root: Path, module: str, scan: Scan) -> None:
         elif entry.is_file():
             original = Path(match.group("rest"))
             if _file_kind(scan, entry, participant):
-                scan.candidate(entry, participant, id_from="lms", name=name, whole=_is_module(original, module),
+                scan.candidate(entry, participant, id_from="lms", name=name, whole=is_module(original, module),
                                slot=root, base=original.name, why=why)
         else:
             _ignore_folder(scan, entry)
@@ -282,12 +280,12 @@ def scan_gradescope(root: Path, module: str, scan: Scan) -> None:
                             why=f"in the folder {clean_name(entry.name)}/")
             continue
         # A group submission counts for each of its submitters: one result each, same file.
+        group = " (a group submission)" if len(submitters) > 1 else ""
         for submitter in submitters:
             raw = submitter.sid or submitter.email or submitter.name
             student = student_id(raw) if raw else student_id(entry.name)
-            _student_folder(scan, entry, student, module, id_from="lms" if (submitter.sid or submitter.email) else "name",
-                            name=submitter.name or None,
-                            why=f"Gradescope {clean_name(entry.name)}" + (" (a group submission)" if len(submitters) > 1 else ""),
+            _student_folder(scan, entry, student, module, id_from="lms" if submitter.sid or submitter.email else "name",
+                            name=submitter.name or None, why=f"Gradescope {clean_name(entry.name)}{group}",
                             submitted_at=meta.created_at, submitted_at_source="lms" if meta.created_at else None)
 
 
@@ -302,8 +300,11 @@ def scan_nbgrader(root: Path, module: str, scan: Scan, assignment: str) -> None:
         if entry != submitted:
             scan.ignore(entry, "not_a_submission", "not in nbgrader's submitted/ folder")
     for student_folder in _entries(submitted):
-        if not student_folder.is_dir() or student_folder.is_symlink() or student_folder.name.startswith("."):
-            _file_kind(scan, student_folder, None) if not student_folder.is_dir() else _ignore_folder(scan, student_folder)
+        if not student_folder.is_dir():
+            _file_kind(scan, student_folder, None)
+            continue
+        if student_folder.is_symlink() or student_folder.name.startswith("."):
+            _ignore_folder(scan, student_folder)
             continue
         student = student_id(student_folder.name)
         folders = [p for p in _entries(student_folder) if p.is_dir() and not p.is_symlink()]
@@ -315,7 +316,7 @@ def scan_nbgrader(root: Path, module: str, scan: Scan, assignment: str) -> None:
                                                        f"assignment; this one is not named {names})", student)
         for folder in wanted[:1]:
             for path in walk(scan, folder, student, NBGRADER_FILES):
-                scan.candidate(path, student, id_from="lms", whole=_is_module(path, module), slot=path.parent,
+                scan.candidate(path, student, id_from="lms", whole=is_module(path, module), slot=path.parent,
                                why=f"nbgrader student {clean_name(student_folder.name)}")
 
 
@@ -347,7 +348,7 @@ def scan(root: Path, module: str, *, layout: str = "auto", assignment: str = "",
     inner = _single_folder(root)
     if inner is not None and chosen == "plain" and layout in ("auto", "plain"):
         inside = detect(inner)
-        if inside != "plain" or (unpacked and not any(_is_module(p, module) for p in _entries(inner) if p.is_file())):
+        if inside != "plain" or (unpacked and not any(is_module(p, module) for p in _entries(inner) if p.is_file())):
             return scan(inner, module, layout=inside if layout == "auto" else layout, assignment=assignment,
                         base=base)
     elif inner is not None and layout != "auto" and detect(root) == "plain" and layout != "plain":

@@ -119,7 +119,8 @@ def _read_source(path: Path, plan: Plan, *, module: str, assignment: str, layout
         return found
     if absolute.is_file():
         found = Scan("plain", absolute.parent)
-        found.candidate(absolute, student_id(absolute.stem), id_from="name", whole=True, slot=absolute.parent,
+        found.candidate(absolute, student_id(absolute.stem), id_from="name", whole=True, own_file=True,
+                        slot=absolute.parent,
                         why="named on the command line")
     elif absolute.is_dir():
         found = scan(absolute, module, layout=layout, assignment=assignment)
@@ -274,7 +275,7 @@ def _nothing_to_grade(plan: Plan, students: set[str]) -> list[SubmissionFile]:
 
 
 def _chosen(candidate: Candidate, notes: list[str], module: str) -> SubmissionFile:
-    if candidate.whole and candidate.why.startswith("a student's own file"):
+    if candidate.own_file:
         what = candidate.why
     elif candidate.whole:
         what = f"{candidate.why}: named after the module {module}"
@@ -335,8 +336,11 @@ def _report_roster(plan: Plan, roster: Roster) -> None:
     graded = {f.student for f in plan.files}
     missing = [name or student for student, name in roster.students.items() if student not in graded]
     if missing:
-        listed = ", ".join(clean_name(m) for m in missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-        plan.notices.append(Notice("roster_missing", f"{len(missing)} student(s) on the roster have no submission: {listed}"))
+        listed = ", ".join(clean_name(m) for m in missing[:10])
+        if len(missing) > 10:
+            listed += f" and {len(missing) - 10} more"
+        plan.notices.append(Notice("roster_missing",
+                                   f"{len(missing)} student(s) on the roster have no submission: {listed}"))
     if roster.ambiguous:
         plan.notices.append(Notice("roster_ambiguous", f"{len(roster.ambiguous)} name(s) belong to more than one "
                                                        "student on the roster and are not used to find ids"))
