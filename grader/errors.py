@@ -13,7 +13,8 @@ exits non-zero. Anything else that escapes is a bug in the grader and keeps its 
     ├── ClusterError           the Dask cluster cannot be reached or cannot grade
     ├── UsageError             options that do not fit together
     ├── RosterError            a --roster file that is not an LMS class list
-    └── ExportError            grades that cannot be placed in an LMS export
+    ├── ExportError            grades that cannot be placed in an LMS export
+    └── ArchiveError           an archive of submissions that cannot be unpacked safely
 """
 
 
@@ -55,3 +56,7 @@ class RosterError(GraderError):
 
 class ExportError(GraderError):
     """Grades that cannot be placed in an export (a student the roster does not know, an LMS column id missing)."""
+
+
+class ArchiveError(GraderError):
+    """An archive of submissions cannot be unpacked safely (too big, too many files, damaged)."""

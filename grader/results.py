@@ -145,10 +145,20 @@ class SubmissionResult:
     days_late: float = 0.0
     #: Points deducted for lateness; ``score`` is after the deduction.
     penalty: float = 0.0
+    #: The LMS's own verdict when it gives one without a time (Canvas's LATE): True late, False on
+    #: time, None when it says nothing. No penalty comes from it (nothing says how late).
+    late_by_lms: bool | None = None
+    #: sha256 of what grades the assignment (checks, reference, harness, settings, data), or None
+    #: for runs stored before versions were recorded.
+    assignment_version: str | None = None
+    #: The grader package's version, and NumPy's and torch's where it was graded (None: unknown).
+    grader_version: str | None = None
+    numpy_version: str | None = None
+    torch_version: str | None = None
 
     def to_json(self) -> dict:
         """The machine-readable shape of ``grader grade --json`` (design.md; ``where``, ``reason``,
-        ``fault``, ``notes`` and the lateness fields are additions to it)."""
+        ``fault``, ``notes``, the lateness fields, ``unchanged`` and the versions are additions to it)."""
         return {
             "student": self.student, "assignment": self.assignment, "file": self.file,
             "score": self.score, "max_score": self.max_score, "status": self.status, "error": self.error,
@@ -158,7 +168,11 @@ class SubmissionResult:
                        for c in self.checks],
             "notes": [{"text": n.text, "where": _plain(n.where)} for n in self.notes],
             "submitted_at": self.submitted_at, "submitted_at_source": self.submitted_at_source,
-            "days_late": self.days_late, "penalty": self.penalty,
+            "days_late": self.days_late, "penalty": self.penalty, "late_by_lms": self.late_by_lms,
+            # Not graded now: its content (at this assignment version) was graded before.
+            "unchanged": self.cached,
+            "assignment_version": self.assignment_version, "grader_version": self.grader_version,
+            "numpy_version": self.numpy_version, "torch_version": self.torch_version,
         }
 
     def to_dict(self) -> dict:

@@ -16,8 +16,10 @@ from conftest import SAMPLES, write
 PERCEPTRON = SAMPLES / "perceptron"
 JSON_KEYS = {"student", "assignment", "file", "score", "max_score", "status", "error", "checks"}
 CHECK_KEYS = {"name", "score", "max_score", "status", "message"}
-# Additions to design.md's shape: structured places and reasons, notes, lateness.
-ADDED_KEYS = {"fault", "error_where", "notes", "submitted_at", "submitted_at_source", "days_late", "penalty"}
+# Additions to design.md's shape: structured places and reasons, notes, lateness, whether it was
+# graded now, the versions it was graded with.
+ADDED_KEYS = {"fault", "error_where", "notes", "submitted_at", "submitted_at_source", "days_late", "penalty",
+              "late_by_lms", "unchanged", "assignment_version", "grader_version", "numpy_version", "torch_version"}
 ADDED_CHECK_KEYS = {"where", "reason", "metrics"}
 
 
@@ -267,3 +269,34 @@ def test_the_console_command_ends_with_its_exit_code_its_output_flushed_and_exit
     assert unknown.returncode == 1
     assert unknown.stderr.splitlines() == ["AssignmentError: unknown assignment 'nosuch' (available: backprop, "
                                            "conv, lenet, perceptron, training)", "exit handler ran"]
+
+
+def test_release_refuses_to_overwrite_a_students_files_without_force(tmp_path):
+    bundle = tmp_path / "bundle"
+    assert run("release", "perceptron", "--out", bundle).exit_code == 0
+    (bundle / "perceptron.py").write_text("# my solved homework\n")
+    again = run("release", "perceptron", "--out", bundle)
+    assert again.exit_code == 1
+    assert again.stderr == (f"UsageError: {bundle} already has perceptron.py, perceptron.ipynb, README.md; release "
+                            "would overwrite them (add --force to replace, or release into another folder)\n")
+    assert (bundle / "perceptron.py").read_text() == "# my solved homework\n"
+    assert run("release", "perceptron", "--out", bundle, "--force").exit_code == 0
+    assert (bundle / "perceptron.py").read_text() != "# my solved homework\n"
+
+
+def test_grade_dry_run_grades_nothing_and_json_plans_are_one_object_per_student(tmp_path):
+    subs = tmp_path / "subs"
+    for student, sample in (("alice", "correct.py"), ("bob", "bug_update_sign.py")):
+        (subs / student).mkdir(parents=True)
+        shutil.copy(PERCEPTRON / sample, subs / student / "perceptron.py")
+    write(subs / "bob" / "scratch.py", "x = 1\n")
+    result = run("grade", "perceptron", subs, "--db", tmp_path / "g.db", "--dry-run", "--json")
+    assert result.exit_code == 0 and not (tmp_path / "g.db").exists()
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records[0] == {"warning": "ignored subs/bob/scratch.py: another file beside the submission "
+                                     "(subs/bob/perceptron.py)", "kind": "ignored", "reason": "not_the_submission",
+                          "student": "bob", "file": "subs/bob/scratch.py"}
+    plans = {r["student"]: r for r in records[1:]}
+    assert plans["alice"]["file"] == "subs/alice/perceptron.py" and plans["alice"]["error"] is None
+    assert plans["alice"]["reason"] == "in the folder alice/: named after the module perceptron"
+    assert plans["bob"]["submitted_at_source"] == "mtime"

@@ -101,8 +101,11 @@ def test_cluster_results_are_those_of_a_local_run(scheduler, submissions, percep
         remote = list(grade_batch(perceptron, files, course_root=course_root, gradebook=gradebook,
                                   scheduler=scheduler))
         stored = {r.student: r for r in gradebook.latest("perceptron")}
-    assert {r.student: _volatile_free(r.to_dict()) | {"graded_at": None} for r in remote} == \
-        {student: data | {"graded_at": None} for student, data in local.items()}
+    # A batch records what each run was graded with; grading one file alone records nothing.
+    assert {r.assignment_version for r in remote} == {perceptron.version}
+    recorded = dict.fromkeys(("graded_at", "assignment_version", "grader_version", "numpy_version", "torch_version"))
+    assert {r.student: _volatile_free(r.to_dict()) | recorded for r in remote} == \
+        {student: data | recorded for student, data in local.items()}
     assert {s: r.score for s, r in stored.items()} == {s: d["score"] for s, d in local.items()}
     assert local["correct"]["score"] == local["correct"]["max_score"] and local["bug_syntax_error"]["status"] == "error"
 
@@ -115,7 +118,9 @@ def test_grade_command_with_a_scheduler_prints_what_a_local_run_prints(scheduler
                                    "--scheduler", scheduler, "--json"], catch_exceptions=False)
     assert out.exit_code == 0, out.output
     lines = [json.loads(line) for line in out.stdout.splitlines()]
-    lateness = ("submitted_at", "submitted_at_source", "days_late", "penalty")  # the command adds file times
+    # The command adds file times and what it graded with.
+    lateness = ("submitted_at", "submitted_at_source", "days_late", "penalty",
+                "assignment_version", "grader_version", "numpy_version", "torch_version")
     assert {line["student"]: {k: v for k, v in line.items() if k not in lateness} for line in lines} == \
         {student: {k: v for k, v in data.items() if k not in lateness} for student, data in local.items()}
     again = CliRunner().invoke(cli, ["grade", "perceptron", str(submissions), "--db", str(tmp_path / "g.db"),

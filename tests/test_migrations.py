@@ -248,3 +248,39 @@ def test_upgrading_a_0001_gradebook_turns_its_notes_into_structured_notes(databa
     assert all(note.where is None for note in old.notes) and old.checks == []
     command.downgrade(schema.alembic_config(database.url), schema.INITIAL)  # and back, unchanged
     assert database.scalar("SELECT notes FROM grading_runs") == "cell 2: NameError: x\ncell 9: skipped"
+
+
+def test_upgrading_a_0002_gradebook_to_head_keeps_its_grades_and_going_back_works(database):
+    command.upgrade(schema.alembic_config(database.url), "0002")
+    database.execute(
+        "INSERT INTO students (id, name) VALUES (1, 'ann')",
+        "INSERT INTO assignments (id, name, title) VALUES (1, 'perceptron', 'Perceptron')",
+        "INSERT INTO submissions (id, student_id, assignment_id, content_hash, path, submitted_at) "
+        "VALUES (1, 1, 1, 'h0', 'ann.py', '2026-11-01 10:00:00')",
+        "INSERT INTO grading_runs (id, submission_id, graded_at, score, max_score, status, notes, output, duration, "
+        "days_late, penalty, submitted_at_source) VALUES (1, 1, '2026-11-01 10:00:00', 0.5, 1.0, 'graded', '[]', '', "
+        "1.0, 0, 0, 'manifest')",
+        "INSERT INTO check_results (run_id, position, name, score, max_score, status, message, visibility, "
+        "description, duration, metrics) VALUES (1, 0, 'a', 0.5, 1.0, 'failed', 'half', 'public', '', 0.1, '{}')")
+    with pytest.raises(GradebookError, match=f"has schema revision 0002, this grader needs {schema.HEAD}; "
+                                             "run: grader db upgrade"):
+        Gradebook(database.url)
+    upgraded = _db_upgrade(database.url)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert database.differences_from_models() == []
+    with Gradebook(database.url) as gradebook:
+        old, = gradebook.history("perceptron", "ann")
+        assert (old.score, old.submitted_at_source, old.checks[0].message) == (0.5, "manifest", "half")
+        assert (old.assignment_version, old.grader_version, old.late_by_lms) == (None, None, None)
+        assert [r.student for r in gradebook.stale("perceptron", "v1")] == ["ann"]  # unknown version: stale
+        batch = gradebook.start_batch("perceptron", "regrade", "v1")
+        new = _result()
+        new.assignment_version, new.late_by_lms = "v1", True
+        gradebook.record(new, batch=batch)
+        gradebook.finish_batch(batch)
+        assert gradebook.stale("perceptron", "v1") == []
+        assert gradebook.latest("perceptron")[0].late_by_lms is True
+    command.downgrade(schema.alembic_config(database.url), "0002")
+    assert "batches" not in database.tables()
+    assert database.scalar("SELECT count(*) FROM grading_runs") == 2
+    assert database.scalar("SELECT score FROM grading_runs WHERE id = 1") == 0.5

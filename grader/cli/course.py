@@ -28,13 +28,17 @@ def list_command(ctx: click.Context) -> None:
 @click.argument("assignment")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write the bundle into.")
 @click.option("--student", help="Write this student's personal variant (assignments with variants).")
+@click.option("--force", is_flag=True, help="Overwrite the bundle's files where they exist already.")
 @click.pass_context
-def release(ctx: click.Context, assignment: str, out: Path, student: str | None) -> None:
-    """Write the student bundle: the stub as .py and .ipynb, and a README."""
+def release(ctx: click.Context, assignment: str, out: Path, student: str | None, force: bool) -> None:
+    """Write the student bundle: the stub as .py and .ipynb, and a README.
+
+    Files of the same names already in --out are not overwritten without --force.
+    """
     from grader.course.release import release as write_release
 
     spec = get_assignment(assignment, course_root(ctx))
-    for path in write_release(spec, out, student=student):
+    for path in write_release(spec, out, student=student, force=force):
         click.echo(f"wrote {path}")
 
 

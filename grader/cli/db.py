@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-
-from grader.errors import GradebookError
 
 if TYPE_CHECKING:  # SQLAlchemy loads when the command runs, not with every `grader` command
     from grader.gradebook.schema import SchemaState
@@ -46,8 +43,6 @@ def upgrade(database: str) -> None:
 
     from grader.gradebook import Gradebook
 
-    if "://" not in database and not Path(database).is_file():
-        raise GradebookError(f"no gradebook at {database}; grading creates one (grader grade ASSIGNMENT ... --db {database})")
-    with Gradebook.open(database, upgrade=True) as gradebook:
+    with Gradebook.open(database, must_exist=True, read_only=False, upgrade=True) as gradebook:
         shown = database if "://" not in database else make_url(database).render_as_string(hide_password=True)
         click.echo(describe(shown, gradebook.schema_before))

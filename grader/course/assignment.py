@@ -7,6 +7,7 @@ only into the trusted grading process; the harness's source is sent to the sandb
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -35,6 +36,23 @@ def default_course_root() -> Path:
     if (source_tree / "assignments").is_dir():
         return source_tree
     return Path.cwd()
+
+
+def assignment_version(directory: Path, reference_path: Path) -> str:
+    """sha256 over everything that decides an assignment's grades: every file of its folder
+    (assignment.toml's settings, checks.py, harness.py, data) but the students' starting file
+    (``stub.py``) and documentation (``*.md``), and its reference solution; names and bytes.
+    Two gradings with the same version graded the same way (given the same libraries)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                   and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+                   and p.relative_to(directory) != Path("stub.py") and p.suffix != ".md")
+    named = [(str(p.relative_to(directory)), p) for p in files] + [("reference.py", reference_path)]
+    for name, path in named:
+        digest.update(name.encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"(missing)")
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def _import_path(module_name: str, path: Path) -> ModuleType:
@@ -76,6 +94,11 @@ class Assignment:
     @property
     def harness_path(self) -> Path:
         return self.directory / "harness.py"
+
+    @cached_property
+    def version(self) -> str:
+        """The assignment's version (``assignment_version``), as of the first time it is asked."""
+        return assignment_version(self.directory, self.reference_path)
 
     @cached_property
     def checks(self) -> list[Check]:

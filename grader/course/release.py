@@ -61,13 +61,20 @@ def _readme(assignment: Assignment, student: str | None) -> str:
             "more (hidden) checks of the same functions run too, so test beyond the public ones.\n")
 
 
-def release(assignment: Assignment, out: Path, *, student: str | None = None) -> list[Path]:
-    """Write the student bundle into ``out``; returns the paths written."""
+def release(assignment: Assignment, out: Path, *, student: str | None = None, force: bool = False) -> list[Path]:
+    """Write the student bundle into ``out``; returns the paths written. Files already there (a
+    student's solved work, perhaps) are not overwritten unless ``force``: ``UsageError`` first,
+    before anything is written."""
     source = stub_source(assignment, student)
-    out.mkdir(parents=True, exist_ok=True)
     py_path = out / f"{assignment.module}.py"
     nb_path = out / f"{assignment.module}.ipynb"
     readme_path = out / "README.md"
+    existing = [p for p in (py_path, nb_path, readme_path) if p.exists() or p.is_symlink()]
+    if existing and not force:
+        raise UsageError(f"{out} already has {', '.join(p.name for p in existing)}; release would overwrite "
+                         f"{'it' if len(existing) == 1 else 'them'} (add --force to replace, or release into "
+                         "another folder)")
+    out.mkdir(parents=True, exist_ok=True)
     py_path.write_text(source)
     import nbformat  # here, not at the top: the grade command imports this module too
 

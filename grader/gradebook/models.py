@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -38,6 +38,18 @@ class SubmissionRow(Base):
     runs: Mapped[list["GradingRun"]] = relationship(back_populates="submission", order_by="GradingRun.id")
 
 
+class BatchRow(Base):
+    """One command that stored runs: ``grader grade`` (``--force``) or ``grader regrade``."""
+
+    __tablename__ = "batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # grade | force | regrade
+    assignment_version: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the version it graded with
+    started_at: Mapped[datetime] = mapped_column()  # UTC, when its first result was stored
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)  # UTC; None: interrupted (or running)
+
+
 class GradingRun(Base):
     __tablename__ = "grading_runs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -56,6 +68,13 @@ class GradingRun(Base):
     submitted_at_source: Mapped[str | None] = mapped_column(String(20), nullable=True)  # option|manifest|lms|mtime
     days_late: Mapped[float] = mapped_column(Float, default=0.0)  # days after the due date; 0 when on time
     penalty: Mapped[float] = mapped_column(Float, default=0.0)  # points deducted for lateness (score is after it)
+    late_by_lms: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # the LMS's LATE verdict, no time given
+    batch_id: Mapped[int | None] = mapped_column(  # the command that stored it
+        ForeignKey("batches.id", name="fk_grading_runs_batch_id_batches"), index=True, nullable=True)
+    assignment_version: Mapped[str | None] = mapped_column(String(64), nullable=True)  # sha256 of what grades it
+    grader_version: Mapped[str | None] = mapped_column(String(40), nullable=True)  # the grader package's version
+    numpy_version: Mapped[str | None] = mapped_column(String(40), nullable=True)  # NumPy where it was graded
+    torch_version: Mapped[str | None] = mapped_column(String(40), nullable=True)  # torch there (None: not installed)
     submission: Mapped[SubmissionRow] = relationship(back_populates="runs")
     checks: Mapped[list["CheckResultRow"]] = relationship(order_by="CheckResultRow.position",
                                                           cascade="all, delete-orphan")

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 #: The first revision: the schema ``create_all`` made before the gradebook had migrations.
 INITIAL = "0001"
 #: The newest revision in migrations/versions (a test holds the two together).
-HEAD = "0003"
+HEAD = "0004"
 TABLES = frozenset({"students", "assignments", "submissions", "grading_runs", "check_results"})
 #: Columns of ``grading_runs`` that pre-migrations databases made before due dates lack:
 #: (name, type, server default for the rows already there).
@@ -150,6 +150,10 @@ def _schema_lock(engine: Engine, on_connect: Callable | None) -> Iterator[Connec
         dbapi_connection.isolation_level = None
         if on_connect is not None:
             on_connect(dbapi_connection, record)
+        # SQLite alters a table by copying it and dropping the original, which enforced foreign
+        # keys refuse while other tables' rows point at it (check results at their runs). Off
+        # for the migration (it can only be switched outside a transaction); checked after it.
+        dbapi_connection.execute("PRAGMA foreign_keys = OFF")
 
     @event.listens_for(locked, "begin")
     def begin_immediate(connection) -> None:
@@ -178,18 +182,24 @@ def _adopt_pre_migrations(connection: Connection, state: SchemaState) -> None:
     command.stamp(alembic_config(connection=connection), INITIAL)
 
 
-def prepare(engine: Engine, *, where: str, upgrade: bool = False,
+def prepare(engine: Engine, *, where: str, upgrade: bool = False, read_only: bool = False,
             on_connect: Callable | None = None) -> SchemaState:
     """Make sure the database at ``engine`` has this grader's schema; returns where it stood before.
 
     ``upgrade`` also migrates databases that need their tables changed (``grader db upgrade``);
-    without it they are refused with a ``GradebookError`` that says so. ``on_connect`` sets up
-    each new SQLite connection (pragmas) of the engine used while holding the lock.
+    without it they are refused with a ``GradebookError`` that says so. ``read_only`` changes
+    nothing: anything but a gradebook at this grader's revision is refused. ``on_connect`` sets
+    up each new SQLite connection (pragmas) of the engine used while holding the lock.
     """
     with engine.connect() as connection:
         state = schema_state(connection)
     if state.kind == "current":
         return state
+    if read_only:
+        if state.kind == "new":
+            raise GradebookError(f"{where} holds no gradebook; grading creates one (grader grade ASSIGNMENT ... "
+                                 f"--db {shlex.quote(where)})")
+        raise _refusal(state, where)
     if upgrade:
         allowed = {"new", "unversioned", "unversioned-old", "behind"}
     else:  # no table changes: create a new database, or stamp one that create_all made just like head
@@ -209,6 +219,9 @@ def prepare(engine: Engine, *, where: str, upgrade: bool = False,
             from alembic import command
 
             command.upgrade(alembic_config(connection=connection), "head")
+            if connection.dialect.name == "sqlite" and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                raise GradebookError(f"upgrading {where} would leave rows pointing at rows that do not exist; "
+                                     "nothing was changed")
         return state
 
 

@@ -3,71 +3,36 @@
 Each stored result is one transaction: the student, the submission (student, assignment,
 content hash), the run and all its check results appear together or not at all, so an
 interrupted batch leaves no half-written submission and rerunning finishes the rest.
+
+Runs belong to a batch: the command that stored them (``grader grade``, ``grade --force``,
+``grader regrade``), with the assignment version it graded with and whether it finished. An
+unfinished ``--force`` batch is resumed by the next ``--force`` at the same version: what it
+regraded already is not regraded again.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import time
 from dataclasses import asdict
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 
-from sqlalchemy import bindparam, create_engine, event, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from grader.errors import GradebookError
+import grader.gradebook.reading as queries
 from grader.gradebook.schema import prepare as prepare_schema
-from grader.gradebook.models import AssignmentRow, CheckResultRow, GradingRun, Student, SubmissionRow
-from grader.results import CheckResult, Note, SubmissionResult, Where
+from grader.gradebook.engine import (BUSY_TIMEOUT_MS, database_url, make_engine, not_writable, quick_check,
+                                     sqlite_path, translated_errors)
+from grader.gradebook.models import AssignmentRow, BatchRow, CheckResultRow, GradingRun, Student, SubmissionRow
+from grader.results import CheckResult, SubmissionResult, Where
 
-BUSY_TIMEOUT_MS = 10_000
+__all__ = ["Gradebook", "database_url"]
+
 #: Times a result's transaction is tried when it collides with another writer's.
 WRITE_ATTEMPTS = 5
-
-
-def database_url(db: str) -> str:
-    """A SQLAlchemy URL for ``db``: a URL as given, or a path to a SQLite file.
-
-    A bare ``postgresql://`` (or ``postgres://``) URL uses psycopg 3, the driver of the
-    ``postgres`` extra, whichever SQLAlchemy 2 release is installed.
-    """
-    if "://" in db:
-        scheme, rest = db.split("://", 1)
-        return f"postgresql+psycopg://{rest}" if scheme in ("postgresql", "postgres") else db
-    return f"sqlite:///{Path(db).expanduser().resolve()}"
-
-
-def _switch_to_wal(cursor, busy_timeout_ms: int) -> None:
-    """Put the database in WAL mode, once. The switch needs an exclusive lock for which SQLite
-    does not wait (no busy handler), so two graders opening a new gradebook at the same moment
-    would collide: retry it within the busy timeout instead."""
-    deadline = time.monotonic() + busy_timeout_ms / 1000
-    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.02)
-
-
-def _sqlite_pragmas(busy_timeout_ms: int):
-    def on_connect(dbapi_connection, _record) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        _switch_to_wal(cursor, busy_timeout_ms)
-        # With WAL, NORMAL never corrupts the database; a power cut may lose the last commits,
-        # which a rerun regrades. It saves an fsync per stored submission.
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-
-    return on_connect
 
 
 def _collided(error: DBAPIError) -> bool:
@@ -87,32 +52,38 @@ def _utc(moment: str | None) -> datetime | None:
     return datetime.fromisoformat(moment).astimezone(timezone.utc).replace(tzinfo=None)
 
 
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
 class Gradebook:
     """A gradebook database at a SQLAlchemy URL (a SQLite file by default).
 
     Opening creates a new database's tables; one whose schema is older must be upgraded first,
     which ``upgrade=True`` (``grader db upgrade``) does (see ``grader.gradebook.schema``).
+    ``read_only`` opens it for reading only (see ``grader.gradebook.engine``); ``check`` runs
+    SQLite's ``quick_check`` first, so a damaged file is one clear error.
     """
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, upgrade: bool = False):
+    def __init__(self, url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, upgrade: bool = False,
+                 read_only: bool = False, check: bool = False):
         self.url = url
+        self.read_only = read_only
         self._busy_timeout_ms = busy_timeout_ms
         self._ids: dict[tuple[str, str], int] = {}  # (table, name) -> id of students and assignments
         self._titles: dict[str, str] = {}  # assignment -> title already stored
         self._where = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.split("@")[-1]
         with self._errors():
-            self._engine: Engine = create_engine(url)
-            pragmas = None
-            if self._engine.dialect.name == "sqlite":
-                pragmas = _sqlite_pragmas(busy_timeout_ms)
-                event.listen(self._engine, "connect", pragmas)
+            self._engine, pragmas = make_engine(url, busy_timeout_ms=busy_timeout_ms, read_only=read_only)
             # Refusals name the database as --db takes it (a SQLite path, or the URL without password).
             db_option = self._where if url.startswith("sqlite:///") else \
                 self._engine.url.render_as_string(hide_password=True)
             try:
+                if check:
+                    quick_check(self._engine, db_option)
                 #: Where the schema stood before this open created or upgraded it.
                 self.schema_before = prepare_schema(self._engine, where=db_option, upgrade=upgrade,
-                                                    on_connect=pragmas)
+                                                    read_only=read_only, on_connect=pragmas)
             except BaseException:
                 self._engine.dispose()
                 raise
@@ -123,8 +94,16 @@ class Gradebook:
         return self._where
 
     @classmethod
-    def open(cls, db: str, **options) -> "Gradebook":
-        return cls(database_url(db), **options)
+    def open(cls, db: str, *, must_exist: bool = False, read_only: bool | None = None, **options) -> "Gradebook":
+        """The gradebook ``--db`` names (a SQLite path or a URL). ``must_exist``: a SQLite file that
+        is not there is an error rather than a new gradebook. ``read_only`` None (the default):
+        read-only when the file cannot be written (``chmod 444``, a read-only mount)."""
+        path = sqlite_path(database_url(db))
+        if must_exist and path is not None and not path.is_file():
+            raise GradebookError(f"no gradebook at {db}; grading creates one (grader grade ASSIGNMENT ... --db {db})")
+        if read_only is None:
+            read_only = path is not None and path.is_file() and not_writable(path)
+        return cls(database_url(db), read_only=read_only, **options)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -135,26 +114,8 @@ class Gradebook:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    @contextmanager
     def _errors(self):
-        """Turn database failures into one readable GradebookError."""
-        try:
-            yield
-        except (DBAPIError, ArgumentError, NoSuchModuleError, ModuleNotFoundError, OSError) as exc:
-            if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("psycopg"):
-                raise GradebookError(f"the gradebook {self._where} needs the PostgreSQL driver: "
-                                     "pip install 'grader[postgres]'") from None
-            original = getattr(exc, "orig", None) or exc
-            text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
-            if "locked" in text or "busy" in text:
-                raise GradebookError(f"the gradebook {self._where} is locked by another process "
-                                     f"(waited {self._busy_timeout_ms / 1000:g} s); try again when it has finished") from None
-            if "unable to open" in text:
-                raise GradebookError(f"cannot open the gradebook {self._where}: check that its folder exists "
-                                     "and is writable") from None
-            if "not a database" in text or "malformed" in text:
-                raise GradebookError(f"{self._where} is not a gradebook (not a valid SQLite database)") from None
-            raise GradebookError(f"gradebook {self._where}: {text}") from None
+        return translated_errors(self._where, self._busy_timeout_ms)
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -172,13 +133,13 @@ class Gradebook:
         known[key] = row_id
         return row_id
 
-    def record(self, result: SubmissionResult, *, title: str = "") -> SubmissionResult:
-        """Store one result as a new run (one transaction); returns it with ``graded_at`` set."""
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+    def record(self, result: SubmissionResult, *, title: str = "", batch: int | None = None) -> SubmissionResult:
+        """Store one result as a new run of ``batch`` (one transaction); returns it with ``graded_at`` set."""
+        now = _now()
         with self._errors():
             for attempt in range(1, WRITE_ATTEMPTS + 1):
                 try:
-                    self._write(result, title, now)
+                    self._write(result, title, now, batch)
                     break
                 except DBAPIError as error:
                     if attempt == WRITE_ATTEMPTS or not _collided(error):
@@ -186,7 +147,7 @@ class Gradebook:
         result.graded_at = now.isoformat(timespec="seconds")
         return result
 
-    def _write(self, result: SubmissionResult, title: str, now: datetime) -> None:
+    def _write(self, result: SubmissionResult, title: str, now: datetime, batch: int | None) -> None:
         # SQLAlchemy Core on prebuilt statements (below the class), not the ORM: the coordinator
         # writes every result of a batch while the workers grade, and building statements per
         # write cost ten times SQLite's own work for them.
@@ -209,79 +170,80 @@ class Gradebook:
                 "notes": json.dumps([asdict(note) for note in result.notes]), "output": result.output,
                 "duration": result.duration, "submitted_at": _utc(result.submitted_at),
                 "submitted_at_source": result.submitted_at_source, "days_late": result.days_late,
-                "penalty": result.penalty}).scalar_one()
+                "penalty": result.penalty, "late_by_lms": result.late_by_lms, "batch_id": batch,
+                "assignment_version": result.assignment_version, "grader_version": result.grader_version,
+                "numpy_version": result.numpy_version, "torch_version": result.torch_version}).scalar_one()
             if result.checks:
                 connection.execute(_ADD_CHECK, [_check_row(run_id, i, c) for i, c in enumerate(result.checks)])
         self._ids.update(known)
         if title:
             self._titles[result.assignment] = title
 
+    # --- batches -----------------------------------------------------------------------------
+
+    def start_batch(self, assignment: str, kind: str, version: str | None) -> int:
+        """A new batch (``grade``, ``force`` or ``regrade``) of ``assignment``; returns its id."""
+        with self._errors():
+            known: dict = {}
+            with self._engine.begin() as connection:
+                assignment_id = self._id_of(connection, _ASSIGNMENTS, assignment, known)
+                batch = connection.execute(insert(_BATCHES).returning(_BATCHES.c.id), {
+                    "assignment_id": assignment_id, "kind": kind, "assignment_version": version,
+                    "started_at": _now()}).scalar_one()
+            self._ids.update(known)
+            return batch
+
+    def unfinished_batch(self, assignment: str, kind: str, version: str | None) -> int | None:
+        """The newest batch of this kind and version that never finished (it was interrupted), if any."""
+        with self._errors(), Session(self._engine) as session:
+            return session.scalar(
+                select(BatchRow.id).join(AssignmentRow, BatchRow.assignment_id == AssignmentRow.id)
+                .where(AssignmentRow.name == assignment, BatchRow.kind == kind,
+                       BatchRow.assignment_version == version, BatchRow.finished_at.is_(None))
+                .order_by(BatchRow.id.desc()).limit(1))
+
+    def batch_submissions(self, batch: int) -> set[tuple[str, str]]:
+        """(student, content hash) of every submission the batch stored a run of."""
+        with self._errors(), Session(self._engine) as session:
+            return {(student, digest) for student, digest in session.execute(queries.in_batch(batch))}
+
+    def finish_batch(self, batch: int) -> None:
+        with self._errors(), self._engine.begin() as connection:
+            connection.execute(update(_BATCHES).where(_BATCHES.c.id == batch).values(finished_at=_now()))
+
     # --- reading -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _runs(*columns):
-        """A query over runs joined to their submission, student and assignment."""
-        return (select(*columns)
-                .join(SubmissionRow, GradingRun.submission_id == SubmissionRow.id)
-                .join(Student, SubmissionRow.student_id == Student.id)
-                .join(AssignmentRow, SubmissionRow.assignment_id == AssignmentRow.id)
-                .options(selectinload(GradingRun.checks), selectinload(GradingRun.submission)))
-
-    @staticmethod
-    def _to_result(run: GradingRun, student: str, assignment: str) -> SubmissionResult:
-        submission = run.submission
-        return SubmissionResult(
-            student=student, assignment=assignment, file=submission.path, content_hash=submission.content_hash,
-            score=run.score, max_score=run.max_score, status=run.status, error=run.error,
-            error_where=Where.from_dict(_json(run.error_where, None)), fault=run.fault,
-            checks=[_to_check(c) for c in run.checks],
-            notes=[Note.from_dict(n) for n in _json(run.notes, [])], output=run.output, duration=run.duration,
-            graded_at=run.graded_at.isoformat(timespec="seconds"), cached=True,
-            submitted_at=(run.submitted_at.replace(tzinfo=timezone.utc).isoformat(timespec="seconds")
-                          if run.submitted_at else None),
-            submitted_at_source=run.submitted_at_source,
-            days_late=run.days_late or 0.0, penalty=run.penalty or 0.0)
-
-    def graded(self, assignment: str) -> set[tuple[str, str]]:
-        """(student, content hash) of every submission of ``assignment`` graded at least once."""
+    def _results(self, query) -> list[SubmissionResult]:
         with self._errors(), Session(self._engine) as session:
-            rows = session.execute(
-                select(Student.name, SubmissionRow.content_hash).select_from(SubmissionRow)
-                .join(Student, SubmissionRow.student_id == Student.id)
-                .join(AssignmentRow, SubmissionRow.assignment_id == AssignmentRow.id)
-                .where(AssignmentRow.name == assignment, SubmissionRow.runs.any())).all()
-            return {(student, digest) for student, digest in rows}
+            return [queries.to_result(run, student, name) for run, student, name in session.execute(
+                query.add_columns(AssignmentRow.name))]
+
+    def graded(self, assignment: str, students: list[str]) -> dict[tuple[str, str], SubmissionResult]:
+        """The newest run of every submission of these students, by (student, content hash): one
+        query (and one for their check results), however many files a batch has."""
+        found = {}
+        for start in range(0, len(students), 5000):  # well under any database's bound on parameters
+            for result in self._results(queries.newest_per_submission(assignment, students[start:start + 5000])):
+                found[(result.student, result.content_hash)] = result
+        return found
 
     def find(self, student: str, assignment: str, content_hash: str) -> SubmissionResult | None:
         """The latest run of exactly this content, or None if it was never graded."""
-        with self._errors(), Session(self._engine) as session:
-            run = session.scalars(
-                self._runs(GradingRun)
-                .where(Student.name == student, AssignmentRow.name == assignment,
-                       SubmissionRow.content_hash == content_hash)
-                .order_by(GradingRun.id.desc()).limit(1)).first()
-            return None if run is None else self._to_result(run, student, assignment)
+        return self.graded(assignment, [student]).get((student, content_hash))
 
     def latest(self, assignment: str) -> list[SubmissionResult]:
         """Each student's most recent run for ``assignment``, ordered by student."""
-        with self._errors(), Session(self._engine) as session:
-            rows = session.execute(
-                self._runs(GradingRun, Student.name)
-                .where(AssignmentRow.name == assignment)
-                .order_by(Student.name, GradingRun.id)).all()
-            newest: dict[str, GradingRun] = {}
-            for run, student in rows:
-                newest[student] = run
-            return [self._to_result(run, student, assignment) for student, run in newest.items()]
+        return self._results(queries.latest(assignment))
+
+    def stale(self, assignment: str, version: str) -> list[SubmissionResult]:
+        """Each student's most recent run, where it was graded with another assignment version."""
+        return self._results(queries.stale(assignment, version))
 
     def history(self, assignment: str, student: str) -> list[SubmissionResult]:
         """Every run of a student's submissions for ``assignment``, oldest first."""
-        with self._errors(), Session(self._engine) as session:
-            runs = session.scalars(
-                self._runs(GradingRun)
-                .where(AssignmentRow.name == assignment, Student.name == student)
-                .order_by(GradingRun.id)).all()
-            return [self._to_result(run, student, assignment) for run in runs]
+        return self._results(queries.runs(GradingRun, Student.name)
+                             .where(AssignmentRow.name == assignment, Student.name == student)
+                             .order_by(GradingRun.id))
 
     def assignments(self) -> list[str]:
         with self._errors(), Session(self._engine) as session:
@@ -299,33 +261,15 @@ def _check_row(run_id: int, position: int, check: CheckResult) -> dict:
             "fingerprint": check.fingerprint}
 
 
-def _to_check(row: CheckResultRow) -> CheckResult:
-    where = (Where(row.where_label, row.where_cell, row.where_line, row.where_source or "")
-             if row.where_label is not None else None)
-    return CheckResult(name=row.name, score=row.score, max_score=row.max_score, status=row.status,
-                       message=row.message, visibility=row.visibility, description=row.description,
-                       duration=row.duration, reason=row.reason, where=where, metrics=_json(row.metrics, {}),
-                       fingerprint=row.fingerprint)
-
-
 def _where_json(where: Where | None) -> str | None:
     return None if where is None else json.dumps(asdict(where))
-
-
-def _json(text: str | None, default):
-    """A JSON column's value; ``default`` when it is empty (or not JSON: rows from before it was)."""
-    if not text:
-        return default
-    try:
-        return json.loads(text)
-    except ValueError:
-        return default
 
 
 # --- the statements a write runs, built once -------------------------------------------------
 
 _STUDENTS, _ASSIGNMENTS = Student.__table__, AssignmentRow.__table__
 _SUBMISSIONS, _RUNS, _CHECKS = SubmissionRow.__table__, GradingRun.__table__, CheckResultRow.__table__
+_BATCHES = BatchRow.__table__
 _ID_BY_NAME = {table.name: select(table.c.id).where(table.c.name == bindparam("name"))
                for table in (_STUDENTS, _ASSIGNMENTS)}
 _ADD_NAMED = {table.name: insert(table).values(name=bindparam("name")).returning(table.c.id)

@@ -1,7 +1,8 @@
-"""Finding the submissions to grade in the files and folders a TA names.
+"""A submission to grade (``SubmissionFile``), student ids from names, and ``find_submissions``.
 
-A file is one student's submission, named after its stem; ``folder/<student>/<file>`` names the
-student after the folder. Nothing is read or run here: only names and file types are looked at.
+Finding them in the files, folders and archives a TA names is ``plan``'s job (with ``layouts``
+for each LMS's way of naming files); ``find_submissions`` is the short way to its files.
+Nothing is read or run here.
 """
 
 from __future__ import annotations
@@ -12,12 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from grader.errors import UsageError
-from grader.intake.submission import SUFFIXES
 from grader.text import clean_name
-
-IGNORED_FOLDERS = {".ipynb_checkpoints", "__pycache__"}
-
 
 @dataclass(frozen=True)
 class SubmissionFile:
@@ -30,6 +26,19 @@ class SubmissionFile:
     #: Where ``submitted_at`` came from: ``option``, ``manifest``, ``lms`` or ``mtime`` (the
     #: file's modification time, which a student controls inside a zip), or None.
     submitted_at_source: str | None = None
+    #: The LMS's own verdict on lateness when it gives one without a time (Canvas's LATE), else None.
+    late_by_lms: bool | None = None
+    #: False when the file's modification time says nothing about when it was submitted.
+    use_file_time: bool = True
+    #: Why this file is the student's submission (one line, for the plan).
+    reason: str = ""
+    #: The student's name as the LMS or the roster gives it, if known (for people; never an id).
+    name: str | None = None
+    #: Why this student's submission cannot be graded at all (files that leave it unclear which
+    #: one to grade): the student gets an ``error`` result saying so, and nothing is run.
+    problem: str | None = None
+    #: The files behind ``problem`` (their contents identify it, as a file's content does).
+    problem_files: tuple[Path, ...] = ()
 
 
 def student_id(raw: str) -> str:
@@ -42,44 +51,10 @@ def student_id(raw: str) -> str:
     return f"{shown or 'student'}-{digest}"
 
 
-def _candidates(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
+def find_submissions(paths: list[Path], module: str, **options) -> list[SubmissionFile]:
+    """The submission of each student in ``paths`` (files, folders, archives), by ``plan``'s rules,
+    without submission times (``times.with_submission_times`` adds them); see
+    ``plan.plan_submissions`` for the options and for what is left out and why."""
+    from grader.intake.plan import plan_submissions  # plan uses SubmissionFile: imported when called
 
-
-def _pick(folder: Path, module: str) -> Path | None:
-    """The submission inside a student's folder: the one named after the module, or the only one."""
-    files = _candidates(folder)
-    if not files:
-        return None
-    named = [p for p in files if p.stem == module]
-    if named:
-        return sorted(named, key=lambda p: p.suffix != ".py")[0] if len(named) > 1 else named[0]
-    if len(files) == 1:
-        return files[0]
-    raise UsageError(f"{clean_name(str(folder))} holds several submissions ({', '.join(clean_name(p.name) for p in files)}); "
-                     f"name the one to grade {module}.py or {module}.ipynb")
-
-
-def find_submissions(paths: list[Path], module: str) -> list[SubmissionFile]:
-    """Expand files and folders into submissions; ``folder/<student>/<file>`` names the student."""
-    found: list[SubmissionFile] = []
-    for path in map(Path, paths):
-        path = path.resolve()  # stored paths must still make sense from another folder
-        if path.is_file():
-            found.append(SubmissionFile(path, student_id(path.stem)))
-        elif path.is_dir():
-            for entry in sorted(path.iterdir()):
-                if entry.name.startswith(".") or entry.name in IGNORED_FOLDERS:
-                    continue
-                if entry.is_file() and entry.suffix in SUFFIXES:
-                    found.append(SubmissionFile(entry, student_id(entry.stem)))
-                elif entry.is_dir():
-                    picked = _pick(entry, module)
-                    if picked is not None:
-                        found.append(SubmissionFile(picked, student_id(entry.name)))
-        else:
-            raise UsageError(f"{clean_name(str(path))}: no such file or folder")
-    return found
-
-
+    return plan_submissions(paths, module=module, **{"times": False, **options}).files
