@@ -127,7 +127,7 @@ def _fmt_number(x) -> str:
         return str(bool(x))
     if isinstance(x, (int, np.integer)):
         return str(int(x))
-    return f"{float(x):.6g}"
+    return f"{float(x) + 0.0:.6g}"  # + 0.0: a negative zero reads as 0, not -0
 
 
 def _mismatch_mask(yours: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
