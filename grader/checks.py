@@ -273,13 +273,14 @@ def call_text(name: str, args: tuple = (), kwargs: dict | None = None, *, max_sh
     return f"{name}({', '.join(parts)})"
 
 
-def student_error_text(error: StudentError) -> str:
-    """``raised ValueError: message (line 12)``, from the student's exception, with what to do about
-    it when the grader can tell (``error.hint``: a NumPy 2 removal, a failed plotting import)."""
+def student_error_text(error: StudentError, *, hint: bool = True) -> str:
+    """``raised ValueError: message (line 12)``, from the student's exception, followed by what to
+    do about it when the grader can tell (``error.hint``: a NumPy 2 removal, a failed plotting
+    import). With ``hint=False`` the hint is left for the caller to place (``f"{text}; expected 3.{error.hint}"``)."""
     detail = error.detail or error.type_name
     if detail == "NotImplementedError":
         return f"raised NotImplementedError: not implemented yet{error.place}"
-    return f"raised {detail}{error.place}" + (f".{error.hint}" if error.hint else "")
+    return f"raised {detail}{error.place}" + (f".{error.hint}" if hint and error.hint else "")
 
 
 def as_numpy(value):

@@ -123,7 +123,8 @@ def _expect_configurations(ctx, name, configs, hint=None):
             if not valid and error.is_instance(ValueError):
                 continue
             wanted = f"ValueError ({expected})" if not valid else show(expected)
-            raise CheckFailed(f"{call} {student_error_text(error)}; expected {wanted}") from None
+            hint = f".{error.hint}" if error.hint else ""
+            raise CheckFailed(f"{call} {student_error_text(error, hint=False)}; expected {wanted}{hint}") from None
         if not valid:
             raise CheckFailed(f"{call} returned {show(yours)}; expected it to raise ValueError because {expected}")
         if not compare(yours, expected, path=call, tol=EXACT).ok:
