@@ -289,6 +289,18 @@ def test_a_function_in_a_cell_with_a_syntax_error_points_at_that_cell(graders, t
         "(cell skipped)")
 
 
+def test_a_function_the_harness_needs_from_a_skipped_cell_points_at_that_cell(graders, tmp_path):
+    notebook = nbformat.read(SAMPLES / "training" / "correct_nb.ipynb", as_version=4)
+    assert notebook.cells[4].source.startswith("def train_one_epoch(model, loader, loss_fn, optimizer):")
+    notebook.cells[4].source = notebook.cells[4].source.replace("optimizer):", "optimizer)", 1)
+    nbformat.write(notebook, str(tmp_path / "loops.ipynb"))
+    result = grade(graders, "training", tmp_path / "loops.ipynb")
+    assert failed(result)["one_epoch_parameters"] == (
+        "the grader's harness one_epoch() with your code raised NameError: train_one_epoch is not defined in your "
+        "submission. train_one_epoch is defined in code that did not run: cell 5: SyntaxError at line 1: "
+        "expected ':' (cell skipped)")
+
+
 def test_a_failed_plotting_import_says_plots_are_not_available_and_the_rest_was_graded(graders, tmp_path):
     def plot_first(cells):
         assert cells[5].source.startswith("def predict(w, X):")

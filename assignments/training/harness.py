@@ -77,7 +77,9 @@ def _need(student, name: str):
     """The student's ``name``, or an error that says it is missing."""
     value = getattr(student, name, None)
     if value is None:
-        raise AttributeError(f"{name} is not defined in your submission")
+        # A NameError carrying the name: the grader then says where the student's file defines it,
+        # if the cell that does never ran.
+        raise NameError(f"{name} is not defined in your submission", name=name)
     return value
 
 
