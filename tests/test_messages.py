@@ -216,7 +216,7 @@ def test_the_lecture_neuron_names_the_step_of_the_chain_that_is_wrong(graders, t
         "(ŷ − y)·ŷ(1 − ŷ) = -0.143735")
     log10 = variant(tmp_path, "backprop", "log10.py", ("    log_probs = shifted - np.log(np.sum(np.exp(shifted)",
                                                        "    log_probs = shifted - np.log10(np.sum(np.exp(shifted)"))
-    assert failed(grade(graders, "backprop", log10, "correct"))["binary_cross_entropy_value"] == (
+    assert failed(grade(graders, "backprop", log10, "correct"))["softmax_loss_binary_cross_entropy"] == (
         "softmax_loss([[0, -1]], [1]): loss: 1.13605 (yours), expected 1.31326 (rtol=1e-06, atol=1e-08): "
         "the binary cross-entropy −ln σ(−1) = 1.31326 of the lecture's neuron (x = (1, -1), w = (1, 2), no bias, "
         "y = 1): with two classes and scores (0, z), the softmax gives class 1 the probability σ(z)")
@@ -230,7 +230,7 @@ def test_parameter_counts_with_one_bias_for_the_layer_are_named(graders):
     assert messages["conv2d_param_count_lecture"] == (
         "conv2d_param_count(3, 2, 3): 55 (yours), expected 56 (hint: each of the 2 output channels has a bias of "
         "its own, not one for the layer)")
-    assert messages["lenet_fully_connected_sizes"] == (
+    assert messages["lenet_shapes_then_fully_connected"] == (
         "conv2d_param_count(16, 120, 4): 30721 (yours), expected 30840 (hint: each of the 120 output channels has a "
         "bias of its own, not one for the layer) (the lecture's LeNet continues after the flatten with fully "
         "connected layers 256 → 120 → 84 → 10: the first is a convolution whose 4x4 kernel covers the whole "
@@ -240,7 +240,7 @@ def test_parameter_counts_with_one_bias_for_the_layer_are_named(graders):
 def test_average_pooling_through_conv2d_names_the_lecture_example(graders, tmp_path):
     no_stride = variant(tmp_path, "conv", "stride.py", ("    sh, sw = _two(stride)", "    sh, sw = 1, 1"))
     messages = failed(grade(graders, "conv", no_stride, "correct"))
-    assert messages["average_pooling_is_a_convolution"] == (
+    assert messages["conv2d_average_pooling"] == (
         "conv2d(the 4x4 pooling example of shape (1, 1, 4, 4), a 2x2 kernel of 0.25, stride=2): shape (1, 1, 3, 3) "
         "(yours), expected (1, 1, 2, 2)")
     assert "conv2d_lecture_x_filter" not in messages and "conv2d_lecture_sharpen" not in messages

@@ -566,7 +566,7 @@ def conv2d_lecture_x_filter(ctx):
 
 
 @check(points=1, visibility="public")
-def average_pooling_is_a_convolution(ctx):
+def conv2d_average_pooling(ctx):
     """Average pooling of the lecture's 4x4 example is conv2d with a 2x2 kernel of 1/4, stride 2: [[13,8],[79,19.5]]."""
     ref = ctx.reference
     _expect_lecture_conv2d(ctx, "the 4x4 pooling example of shape (1, 1, 4, 4), a 2x2 kernel of 0.25",
@@ -690,7 +690,7 @@ def _lenet_fc_count_hint(ctx, args, kwargs, yours):
 
 
 @check(points=2, visibility="public")
-def lenet_fully_connected_sizes(ctx):
+def lenet_shapes_then_fully_connected(ctx):
     """The lecture's LeNet ends 256 → 120 → 84 → 10: 30,840, 10,164 and 850 parameters after the flatten."""
     _expect_lenet(ctx, (), {})
     flat, *hidden = ctx.reference.LENET_FC_SIZES

@@ -71,15 +71,18 @@ def _update_parts(result, call):
     return expect_tuple(result, ("new_w", "mistake"), call=call)
 
 
-def _expect_update(ctx, w, x, y, tol: Tolerance = EXACT):
-    """perceptron_update(w, x, y) against the reference, the call shown with its values."""
+def _expect_update(update, reference_update, w, x, y, tol: Tolerance = EXACT):
+    """The student's ``update`` (w, x, y) against the reference's, the call shown with its values.
+
+    Checks pass ``ctx.student.perceptron_update`` themselves, so that feedback on a notebook is
+    placed after the cell that defines it (reports read which student functions a check names)."""
     call = call_text("perceptron_update", (), {"w": w, "x": x, "y": y}, max_shown=SHOWN)
     try:
-        result = ctx.student.perceptron_update(w, x, y)
+        result = update(w, x, y)
     except StudentError as error:
         raise CheckFailed(f"{call} {student_error_text(error)}", where=error.where) from None
     new_w, mistake = _update_parts(result, call)
-    expected_w, expected_mistake = ctx.reference.perceptron_update(w, x, y)
+    expected_w, expected_mistake = reference_update(w, x, y)
     same_w, same_mistake = compare(new_w, expected_w, path="new_w", tol=tol), compare(mistake, expected_mistake,
                                                                                       path="mistake")
     if same_w.ok and same_mistake.ok:
@@ -178,7 +181,7 @@ def update_on_each_case(ctx):
         (np.array([0.0, 0.0, 1.0]), 0),    # labelled 0, predicted 0: right (y * w·x = 0 is no mistake)
     ]
     for x, y in cases:
-        _expect_update(ctx, w, x, y)
+        _expect_update(ctx.student.perceptron_update, ctx.reference.perceptron_update, w, x, y)
 
 
 @check(points=3, visibility="public")
@@ -234,7 +237,7 @@ def update_random(ctx):
     for _ in range(6):
         x = np.append(ctx.rng.normal(size=3), 1.0)
         y = int(ctx.rng.integers(0, 2))
-        _expect_update(ctx, w, x, y, tol=Tolerance())
+        _expect_update(ctx.student.perceptron_update, ctx.reference.perceptron_update, w, x, y, tol=Tolerance())
 
 
 @check(points=2, visibility="hidden")
