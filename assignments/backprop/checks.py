@@ -639,7 +639,7 @@ def one_neuron_sigmoid_mse_gradient(ctx):
 
 @check(points=1, visibility="public")
 def softmax_loss_binary_cross_entropy(ctx):
-    """softmax_loss on two classes with scores (0, z) is the binary cross-entropy of ŷ = σ(z): ≈ 1.3133 here."""
+    """softmax_loss on scores (0, z) is the binary cross-entropy of σ(z): 1.3133 at z = −1."""
     for label in (1, 0):
         p = NEURON_YHAT if label == 1 else 1.0 - NEURON_YHAT
         call = f"softmax_loss([[0, {NEURON_Z:g}]], [{label}])"

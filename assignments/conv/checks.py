@@ -567,7 +567,7 @@ def conv2d_lecture_x_filter(ctx):
 
 @check(points=1, visibility="public")
 def conv2d_average_pooling(ctx):
-    """Average pooling of the lecture's 4x4 example is conv2d with a 2x2 kernel of 1/4, stride 2: [[13,8],[79,19.5]]."""
+    """Average pooling of the lecture's 4x4 example is conv2d with a 2x2 kernel of 1/4: [[13,8],[79,19.5]]."""
     ref = ctx.reference
     _expect_lecture_conv2d(ctx, "the 4x4 pooling example of shape (1, 1, 4, 4), a 2x2 kernel of 0.25",
                            ref.LECTURE_POOL_INPUT, np.full((2, 2), 0.25), ref.LECTURE_AVG_POOLED, stride=2)
@@ -691,7 +691,7 @@ def _lenet_fc_count_hint(ctx, args, kwargs, yours):
 
 @check(points=2, visibility="public")
 def lenet_shapes_then_fully_connected(ctx):
-    """The lecture's LeNet ends 256 → 120 → 84 → 10: 30,840, 10,164 and 850 parameters after the flatten."""
+    """After the flatten, the lecture's LeNet is 256 → 120 → 84 → 10: 30,840, 10,164, 850 parameters."""
     _expect_lenet(ctx, (), {})
     flat, *hidden = ctx.reference.LENET_FC_SIZES
     _expect_configurations(ctx, "conv2d_output_shape", [(((1, 16, 4, 4), hidden[0], 4), {})],
