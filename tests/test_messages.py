@@ -338,12 +338,15 @@ def test_numpy_2_removals_say_which_numpy_runs_and_what_to_use(graders, tmp_path
         f"line 58); expected 156. The grader runs NumPy {NUMPY}, which has no np.product (NumPy 2 removed it): use "
         "np.prod instead.")
     # At the top level, NumPy's own message already names the replacement; the version is added.
-    alias = "import numpy as np\nDTYPE = np.float_\n" + (SAMPLES / "perceptron" / "correct.py").read_text()
+    alias = "import numpy as np\nDTYPE = np.float_\nZERO = np.zeros(3, dtype=DTYPE)\n" + (
+        SAMPLES / "perceptron" / "correct.py").read_text()
     result = grade(graders, "perceptron", write(tmp_path / "alias.py", alias))
+    float_ = ("line 2: AttributeError: `np.float_` was removed in the NumPy 2.0 release. Use `np.float64` instead. "
+              f"(alias.py, line 2). The grader runs NumPy {NUMPY}, which has no np.float_ (NumPy 2 removed it): use "
+              "np.float64 instead.")
     assert [n.text for n in result.notes] == [
-        "line 2: AttributeError: `np.float_` was removed in the NumPy 2.0 release. Use `np.float64` instead. "
-        f"(alias.py, line 2). The grader runs NumPy {NUMPY}, which has no np.float_ (NumPy 2 removed it): use "
-        "np.float64 instead."]
+        float_, f"line 3: NameError: name 'DTYPE' is not defined (alias.py, line 3). DTYPE is defined in code that "
+                f"did not run: {float_}"]
     in1d = variant(tmp_path, "training", "training.py",
                    ('        "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),',
                     '        "accuracy": float(np.mean(np.in1d(np.arange(len(y_true)), np.flatnonzero(np.asarray(y_true) == np.asarray(y_pred))))),'))

@@ -127,9 +127,10 @@ class SubmissionSandbox:
                                             for i, u in enumerate(units) if i > current})
                 continue
             if self._load_errors is None:
-                failed = sorted(event.errors)
-                self._load_errors = {index: self._unit_error_note(index, error, failed)
-                                     for index, error in event.errors.items()}
+                # In file order, each note can say that a name it misses is defined in an earlier unit that failed.
+                failed, self._load_errors = sorted(event.errors), {}
+                for index in failed:
+                    self._load_errors[index] = self._unit_error_note(index, event.errors[index], failed)
             self._sandbox = sandbox
             return
 
@@ -180,12 +181,14 @@ class SubmissionSandbox:
         """The note saying why the unit holding ``filename``, ``line`` did not run to its end, if it did not."""
         submission = self._submission
         for index, unit in enumerate(submission.units):
-            if unit.filename == filename and (unit.cell is not None or
-                                              unit.first_line <= line <= unit.first_line + unit.source.count("\n")):
+            last = unit.first_line + len(unit.source.splitlines()) - 1
+            if unit.filename == filename and (unit.cell is not None or unit.first_line <= line <= last):
                 return self._bad_units.get(index) or (self._load_errors or {}).get(index)
         # Not a unit at all: reading the file skipped it (a cell with a SyntaxError), and its note says so.
         cell = submission.where(filename, None)
-        notes = [n for n in submission.notes if cell is not None and n.where is not None and n.where.cell == cell.cell]
+        if cell is None or cell.cell is None:
+            return None
+        notes = [n for n in submission.notes if n.where is not None and n.where.cell == cell.cell]
         return notes[-1] if notes else None
 
     def _receive(self, sandbox: Sandbox, deadline: float) -> tuple[dict, list[bytes]]:
