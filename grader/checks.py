@@ -248,25 +248,42 @@ def show(value, limit: int = 120) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def show_arg(value) -> str:
-    """An argument in a message: its repr, or an array by its shape."""
+def show_arg(value, max_shown: int = 0) -> str:
+    """An argument in a message: its repr, or an array by its shape.
+
+    A numeric array of at most ``max_shown`` elements is shown by its values instead, as a
+    (nested) list with numbers in short form (``[1, 2, -1]``): a small failing case a student
+    can type in to reproduce it."""
     if isinstance(value, np.ndarray):
+        if 0 < value.size <= max_shown and value.dtype.kind in "biuf":
+            return _values_text(value)
         return f"<array of shape {tuple(value.shape)}>"
     return repr(plain(value))
 
 
-def call_text(name: str, args: tuple = (), kwargs: dict | None = None) -> str:
-    """How a call reads in a message: ``conv_output_size(5, 3, stride=2)``, arrays by shape."""
-    parts = [show_arg(a) for a in args] + [f"{k}={show_arg(v)}" for k, v in (kwargs or {}).items()]
+def _values_text(array: np.ndarray) -> str:
+    if array.ndim == 0:
+        value = array[()]
+        return str(bool(value)) if array.dtype.kind == "b" else f"{float(value):.6g}" if array.dtype.kind == "f" \
+            else str(int(value))
+    return "[" + ", ".join(_values_text(item) for item in array) + "]"
+
+
+def call_text(name: str, args: tuple = (), kwargs: dict | None = None, *, max_shown: int = 0) -> str:
+    """How a call reads in a message: ``conv_output_size(5, 3, stride=2)``, arrays by shape
+    (or, up to ``max_shown`` elements, by value: ``perceptron_update(w=[1, 2, -1], x=[1, 0, 1], y=0)``)."""
+    parts = [show_arg(a, max_shown) for a in args] + [f"{k}={show_arg(v, max_shown)}" for k, v in (kwargs or {}).items()]
     return f"{name}({', '.join(parts)})"
 
 
-def student_error_text(error: StudentError) -> str:
-    """``raised ValueError: message (line 12)``, from the student's exception."""
+def student_error_text(error: StudentError, *, hint: bool = True) -> str:
+    """``raised ValueError: message (line 12)``, from the student's exception, followed by what to
+    do about it when the grader can tell (``error.hint``: a NumPy 2 removal, a failed plotting
+    import). With ``hint=False`` the hint is left for the caller to place (``f"{text}; expected 3.{error.hint}"``)."""
     detail = error.detail or error.type_name
     if detail == "NotImplementedError":
         return f"raised NotImplementedError: not implemented yet{error.place}"
-    return f"raised {detail}{error.place}"
+    return f"raised {detail}{error.place}" + (f".{error.hint}" if hint and error.hint else "")
 
 
 def as_numpy(value):

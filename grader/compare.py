@@ -13,6 +13,7 @@ objects that could not cross the boundary.
 
 from __future__ import annotations
 
+import contextvars
 import math
 from dataclasses import dataclass, replace
 from numbers import Number
@@ -131,7 +132,7 @@ def _fmt_number(x) -> str:
         return str(bool(x))
     if isinstance(x, (int, np.integer)):
         return str(int(x))
-    return f"{float(x):.6g}"
+    return f"{float(x) + 0.0:.6g}"  # + 0.0: a negative zero reads as 0, not -0
 
 
 def _mismatch_mask(yours: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
@@ -204,7 +205,16 @@ def compare(yours, expected, *, path: str = "result", tol: Tolerance = Tolerance
     result = _compare(yours, expected, path=path, tol=tol, check_dtype=check_dtype)
     if result.ok:
         return result
-    return replace(result, fingerprint=fingerprint(yours, expected, path=path))
+    failed = replace(result, fingerprint=fingerprint(yours, expected, path=path))
+    if FIRST_FAILED.get() is None:
+        FIRST_FAILED.set(failed.fingerprint)
+    return failed
+
+
+#: The fingerprint of the first comparison that failed in the check being run (the grader resets
+#: it before each check): a check that words its own failure from ``compare`` results, or raises
+#: ``CheckFailed`` after comparing, still leaves what its student got wrong to ``grader similar``.
+FIRST_FAILED: contextvars.ContextVar[str | None] = contextvars.ContextVar("first_failed_comparison", default=None)
 
 
 def _compare(yours, expected, *, path: str, tol: Tolerance, check_dtype: bool) -> Comparison:

@@ -5,10 +5,15 @@ student's numbers, deterministically from the assignment seed and the student id
 ``quiz_answers(quiz)`` solves them. Part B is the classic CS231n ``layers.py`` API: every
 forward returns ``(out, cache)`` and every backward takes ``(dout, cache)``.
 
-A note on the lecture numbers of ``q3``: the curriculum says "the same x, w, y -> 4", but
-with x = (1, -1), w = (1, 2) the pre-activation is -1, the ReLU is off and the gradient is
-0. The lecture's answer 4 = 2 (yhat - y) x1 needs an active unit with yhat = 3, so
-``LECTURE_QUIZ["q3"]`` uses x = (1, 1), w = (1, 2), y = 1 (z = 3).
+The lecture's numbers (``LECTURE_QUIZ``, what the unreleased stub holds), as curriculum.md gives them:
+
+- ``q1``: x = (1, 2), y = 8 as printed. The lecture's weights exist only in a figure, so the
+  weights here are examples of our own and the stub never calls their result the lecture's.
+- ``q2``: y = 1, x = (1, -1), w = (1, 2): sigma(-1) - 1 ~ -0.7311.
+- ``q3``: x = (1, -1), y = 1 as printed; the weights (only in a figure) must give z = 3, and
+  w = (1, -2) does: yhat = 3, loss 4, dloss/dw1 = 2 (yhat - y) x1 = 4. x stays as printed
+  rather than being changed to switch the ReLU on.
+- ``q4``: p = (0.02, 0.90, 0.05, 0.01, 0.02), class 3: -ln 0.05 ~ 2.9957.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ import numpy as np
 # ---------------------------------------------------------------------------------------
 
 #: The lecture's own numbers (what ``quiz_for(seed, None)`` returns and what the stub holds).
-#: Answers: q1 = 12, q2 = sigma(-1) - 1 ~ -0.7311, q3 = 4, q4 = -ln 0.05 ~ 2.9957.
+#: Answers: q1 = -12 (with the example weights), q2 = sigma(-1) - 1 ~ -0.7311, q3 = 4,
+#: q4 = -ln 0.05 ~ 2.9957.
 LECTURE_QUIZ = {
-    "q1": {"x1": 1, "x2": 2, "y": 2, "w1": 1, "w2": -1, "w3": 0.5, "w4": 1, "w5": 2, "w6": 1},
+    "q1": {"x1": 1, "x2": 2, "y": 8, "w1": 1, "w2": -1, "w3": 0.5, "w4": 1, "w5": 2, "w6": 1},
     "q2": {"x1": 1, "x2": -1, "y": 1, "w1": 1, "w2": 2},
-    "q3": {"x1": 1, "x2": 1, "y": 1, "w1": 1, "w2": 2},
+    "q3": {"x1": 1, "x2": -1, "y": 1, "w1": 1, "w2": -2},
     "q4": {"p": [0.02, 0.90, 0.05, 0.01, 0.02], "label": 3},
 }
 

@@ -17,17 +17,15 @@ SHARPEN_KERNEL = np.array([[0, -1, 0],
                            [-1, 5, -1],
                            [0, -1, 0]])
 
-#: The lecture's 5x5 binary image. Its valid 3x3 cross-correlation with ``SHARPEN_KERNEL`` is
-#: ``LECTURE_SHARPENED`` (one slide deck prints the last entry as 4; that slide is wrong).
-#: The image was reconstructed from the output by exhaustive search over all 0/1 images:
-#: the four corner pixels never influence a valid 3x3 cross-correlation with this cross-shaped
-#: kernel, and exactly four interior patterns produce the output; this is the first of them,
-#: with zero corners. No 0/1 image at all produces the misprinted output (last entry 4).
+#: The lecture's 5x5 binary image, as printed (curriculum.md). Its valid 3x3 cross-correlation
+#: with ``SHARPEN_KERNEL`` is ``LECTURE_SHARPENED``; one slide deck prints the last entry as 4,
+#: and that slide is wrong: no 0/1 image gives the other eight entries with a 4 there (the four
+#: corner pixels never enter a window of this cross-shaped kernel, so only the 21 others matter).
 LECTURE_IMAGE = np.array([[0, 1, 1, 0, 0],
                           [0, 1, 1, 0, 0],
                           [1, 0, 0, 1, 1],
-                          [1, 1, 1, 0, 1],
-                          [0, 0, 1, 1, 0]])
+                          [0, 1, 1, 0, 1],
+                          [1, 1, 1, 1, 1]])
 
 #: The correct output of the lecture's sharpen example.
 LECTURE_SHARPENED = np.array([[3, 3, -2],
@@ -42,8 +40,34 @@ LECTURE_POOL_INPUT = np.array([[12, 20, 30, 0],
 LECTURE_POOLED = np.array([[20, 30],
                            [112, 37]])
 
+#: Average pooling of the same example (2x2 windows, stride 2): the mean of each window. It is
+#: a convolution whose kernel holds 1/4 everywhere, so conv2d computes it.
+LECTURE_AVG_POOLED = np.array([[13, 8],
+                               [79, 19.5]])
+
+#: The X-shaped filter example: a 5x5 image of an X and a 3x3 filter of the same shape. The
+#: filter answers most (5, all of its ones matched) where the X's centre is.
+X_IMAGE = np.array([[1, 0, 0, 0, 1],
+                    [0, 1, 0, 1, 0],
+                    [0, 0, 1, 0, 0],
+                    [0, 1, 0, 1, 0],
+                    [1, 0, 0, 0, 1]])
+X_FILTER = np.array([[1, 0, 1],
+                     [0, 1, 0],
+                     [1, 0, 1]])
+X_FILTERED = np.array([[3, 0, 3],
+                       [0, 5, 0],
+                       [3, 0, 3]])
+
 #: A fully connected layer from an 800x800 image to 100 units has 800 * 800 * 100 weights.
 FC_800x800_TO_100_WEIGHTS = 64_000_000
+
+#: Parameter counts the lectures print: (in_channels, out_channels, kernel_size) -> parameters,
+#: Conv2d(3, 2, 3) and AlexNet's first convolution (3 -> 96 channels, 11x11).
+LECTURE_PARAM_COUNTS = {(3, 2, 3): 56, (3, 96, 11): 34_944}
+
+#: The lecture's LeNet after the flatten: fully connected layers 256 -> 120 -> 84 -> 10.
+LENET_FC_SIZES = (256, 120, 84, 10)
 
 
 def _int(value, name: str) -> int:

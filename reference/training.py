@@ -35,7 +35,10 @@ def build_mlp(input_size, hidden_sizes, num_classes):
 
 
 class NeuralNetRegressor(nn.Module):
-    """The lecture's two-layer regressor: linear1 → ReLU → linear2 (hidden → 1)."""
+    """The lecture's two-layer regressor: linear1 → ReLU → linear2 (hidden → 1).
+
+    With biases, as the 2023 lecture builds it; the 2025 lecture's ``bias=False`` is as correct,
+    and the checks compare each student's forward with their own layers' parameters."""
 
     def __init__(self, input_size, hidden_size):
         super().__init__()

@@ -69,7 +69,7 @@ def test_check_buggy_file_exits_one_and_says_what_is_wrong():
 def test_check_notebook_with_failing_cells_still_grades():
     result = run("check", "perceptron", PERCEPTRON / "correct_nb.ipynb")
     assert result.exit_code == 0, result.output
-    assert "cell 10: ModuleNotFoundError: No module named 'my_plots' (cell 10, line 1)" in result.stdout
+    assert "cell 10: ModuleNotFoundError: No module named 'seaborn' (cell 10, line 1)" in result.stdout
     assert "cell 11: NameError: name 'w_final' is not defined" in result.stdout
 
 

@@ -239,15 +239,45 @@ def test_layers_return_float64():
 def test_lecture_facts():
     quiz = ref.quiz_for(SEED, None)["QUIZ"]
     assert quiz == ref.LECTURE_QUIZ
+    # q1: the lecture's x and y as printed; its weights are only in a figure, so these are examples.
+    assert (quiz["q1"]["x1"], quiz["q1"]["x2"], quiz["q1"]["y"]) == (1, 2, 8)
     assert quiz["q2"] == {"x1": 1, "x2": -1, "y": 1, "w1": 1, "w2": 2}
+    # q3: x and y as printed, weights that give z = 3.
+    q3 = quiz["q3"]
+    assert (q3["x1"], q3["x2"], q3["y"]) == (1, -1, 1)
+    assert q3["w1"] * q3["x1"] + q3["w2"] * q3["x2"] == 3
+    assert (max(3, 0) - q3["y"]) ** 2 == 4  # yhat = 3, loss 4
     assert quiz["q4"] == {"p": [0.02, 0.90, 0.05, 0.01, 0.02], "label": 3}
     answers = ref.quiz_answers(quiz)
-    assert answers["q1"] == pytest.approx(12.0)
+    assert answers["q1"] == pytest.approx(-12.0)  # (5 - 8) * w5 * x2 with the example weights
     assert answers["q2"] == pytest.approx(1 / (1 + math.exp(1)) - 1)
     assert answers["q2"] == pytest.approx(-0.7311, abs=1e-4)
     assert answers["q3"] == pytest.approx(4.0)
     assert answers["q4"] == pytest.approx(-math.log(0.05))
     assert answers["q4"] == pytest.approx(2.9957, abs=1e-4)
+
+
+def test_lecture_neuron_binary_cross_entropy_and_sigmoid_mse_gradient():
+    """The lecture's neuron (x = (1, -1), w = (1, 2), y = 1): BCE value, and the sigmoid + MSE gradient."""
+    x, w = t([1.0, -1.0], grad=False), t([1.0, 2.0])
+    yhat = torch.sigmoid(x @ w)
+    bce = F.binary_cross_entropy(yhat, torch.tensor(1.0, dtype=torch.float64))
+    assert bce.item() == pytest.approx(math.log(1 + math.e), rel=1e-12)  # -ln sigma(-1)
+    assert bce.item() == pytest.approx(1.3133, abs=1e-4)
+    # Two classes with scores (0, z) give the binary cross-entropy of sigma(z), through softmax_loss.
+    for label in (0, 1):
+        loss, dx = ref.softmax_loss(np.array([[0.0, -1.0]]), np.array([label]))
+        expected = F.binary_cross_entropy(yhat, torch.tensor(float(label), dtype=torch.float64)).item()
+        assert loss == pytest.approx(expected, rel=1e-12)
+        close(dx[0, 1], yhat.item() - label)
+    # sigmoid + square loss 1/2 (yhat - y)^2: dl/dw = (yhat - y) yhat (1 - yhat) x.
+    (0.5 * (yhat - 1.0) ** 2).backward()
+    s = 1 / (1 + math.exp(1))
+    close(w.grad, (s - 1) * s * (1 - s) * np.array([1.0, -1.0]))
+    out, cache = ref.sigmoid_forward(np.array([[-1.0]]))
+    loss, dpred = ref.mse_loss(out, np.array([[1.0]]))
+    _, dw, _ = ref.affine_backward(ref.sigmoid_backward(dpred, cache), (np.array([[1.0, -1.0]]), np.ones((2, 1)), 0))
+    close(dw[:, 0], w.grad)
 
 
 def _torch_answers(quiz):

@@ -225,7 +225,9 @@ def test_max_pool2d_matches_torch_on_random_inputs():
 
 def test_lecture_sharpen_example():
     image = ref.LECTURE_IMAGE
-    assert image.shape == (5, 5) and set(np.unique(image)) <= {0, 1}
+    # The image as the lecture prints it (curriculum.md).
+    np.testing.assert_array_equal(image, [[0, 1, 1, 0, 0], [0, 1, 1, 0, 0], [1, 0, 0, 1, 1], [0, 1, 1, 0, 1],
+                                          [1, 1, 1, 1, 1]])
     out = ref.conv2d(image[None, None].astype(float), ref.SHARPEN_KERNEL[None, None].astype(float))
     np.testing.assert_array_equal(out[0, 0], [[3, 3, -2], [-3, -3, 4], [3, 3, -4]])
     np.testing.assert_array_equal(out[0, 0], ref.LECTURE_SHARPENED)
@@ -238,7 +240,7 @@ def test_misprinted_sharpen_slide_is_impossible():
     # The slide that prints the last entry as 4 cannot come from any 5x5 binary image that
     # also gives the other eight entries. Brute force over the 2^21 pixels that matter (the four
     # corners never enter a window of this cross-shaped kernel); the correct output has exactly
-    # four interior solutions, LECTURE_IMAGE among them.
+    # four solutions on those pixels, the printed LECTURE_IMAGE's among them.
     wrong = ref.LECTURE_SHARPENED.copy()
     wrong[2, 2] = 4
     cells = [(i, j) for i, j in itertools.product(range(5), range(5)) if (i, j) not in {(0, 0), (0, 4), (4, 0), (4, 4)}]
@@ -251,7 +253,9 @@ def test_misprinted_sharpen_slide_is_impossible():
     assert not np.all(out == wrong, axis=(1, 2)).any()
     matches = np.all(out == ref.LECTURE_SHARPENED, axis=(1, 2))
     assert matches.sum() == 4
-    assert any(np.array_equal(img, ref.LECTURE_IMAGE) for img in images[matches])
+    inner = np.ones((5, 5), dtype=bool)
+    inner[[0, 0, 4, 4], [0, 4, 0, 4]] = False
+    assert any(np.array_equal(img[inner], ref.LECTURE_IMAGE[inner]) for img in images[matches])
 
 
 def test_lecture_max_pool_example():
@@ -262,6 +266,45 @@ def test_lecture_max_pool_example():
     np.testing.assert_array_equal(ref.max_pool2d(x[None, None], 2)[0, 0], expected)
     np.testing.assert_array_equal(F.max_pool2d(torch.from_numpy(x[None, None]), 2).numpy()[0, 0], expected)
     np.testing.assert_array_equal(ref.LECTURE_POOLED, expected)
+
+
+def test_lecture_x_filter_example():
+    x = torch.tensor(ref.X_IMAGE[None, None], dtype=torch.float64)
+    w = torch.tensor(ref.X_FILTER[None, None], dtype=torch.float64)
+    assert ref.X_IMAGE.tolist() == (np.eye(5, dtype=int) | np.fliplr(np.eye(5, dtype=int))).tolist()
+    np.testing.assert_array_equal(F.conv2d(x, w).numpy()[0, 0], ref.X_FILTERED)
+    np.testing.assert_array_equal(ref.conv2d(x.numpy(), w.numpy())[0, 0], [[3, 0, 3], [0, 5, 0], [3, 0, 3]])
+    assert ref.X_FILTERED.max() == ref.X_FILTER.sum() == ref.X_FILTERED[1, 1]  # all of it matched at the centre
+
+
+def test_lecture_average_pooling_is_a_convolution():
+    x = torch.tensor(ref.LECTURE_POOL_INPUT[None, None], dtype=torch.float64)
+    np.testing.assert_array_equal(F.avg_pool2d(x, 2).numpy()[0, 0], [[13, 8], [79, 19.5]])
+    np.testing.assert_array_equal(ref.LECTURE_AVG_POOLED, [[13, 8], [79, 19.5]])
+    np.testing.assert_allclose(ref.conv2d(x.numpy(), np.full((1, 1, 2, 2), 0.25), stride=2)[0, 0],
+                               ref.LECTURE_AVG_POOLED, rtol=0, atol=1e-12)
+
+
+def test_lecture_parameter_counts_match_torch():
+    for (c_in, c_out, k), count in ref.LECTURE_PARAM_COUNTS.items():
+        assert sum(p.numel() for p in torch.nn.Conv2d(c_in, c_out, k).parameters()) == count
+        assert ref.conv2d_param_count(c_in, c_out, k) == count
+    assert ref.LECTURE_PARAM_COUNTS == {(3, 2, 3): 56, (3, 96, 11): 34_944}
+
+
+def test_lecture_lenet_fully_connected_layers_as_convolutions():
+    """256 -> 120 -> 84 -> 10 after the flatten: each Linear is the convolution the check asks for."""
+    assert ref.LENET_FC_SIZES == (256, 120, 84, 10)
+    assert ref.lenet_shapes()[-1] == (ref.LENET_FC_SIZES[0],)
+    torch.manual_seed(0)
+    fc = [torch.nn.Linear(a, b).double() for a, b in zip(ref.LENET_FC_SIZES, ref.LENET_FC_SIZES[1:])]
+    assert [sum(p.numel() for p in layer.parameters()) for layer in fc] == [30_840, 10_164, 850]
+    assert ref.conv2d_param_count(16, 120, 4) == 30_840
+    assert ref.conv2d_param_count(120, 84, 1) == 10_164 and ref.conv2d_param_count(84, 10, 1) == 850
+    assert ref.conv2d_output_shape((1, 16, 4, 4), 120, 4) == (1, 120, 1, 1)
+    x = torch.randn(2, 16, 4, 4, dtype=torch.float64)
+    as_conv = ref.conv2d(x.numpy(), fc[0].weight.detach().numpy().reshape(120, 16, 4, 4), fc[0].bias.detach().numpy())
+    np.testing.assert_allclose(as_conv[:, :, 0, 0], fc[0](x.flatten(1)).detach().numpy(), rtol=1e-12, atol=1e-12)
 
 
 class LeNet(torch.nn.Module):

@@ -74,6 +74,31 @@ def test_regressor_forward_is_linear2_relu_linear1():
     assert model(x).shape == (6, 1)
 
 
+class _RegressorWithoutBias(nn.Module):
+    """The 2025 lecture's regressor: the same layers with bias=False."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.linear1 = nn.Linear(input_size, hidden_size, bias=False)
+        self.relu = nn.ReLU()
+        self.linear2 = nn.Linear(hidden_size, 1, bias=False)
+
+    def forward(self, x):
+        return self.linear2(self.relu(self.linear1(x)))
+
+
+@pytest.mark.parametrize("regressor", [ref.NeuralNetRegressor, _RegressorWithoutBias], ids=["bias", "no_bias"])
+def test_harness_regressor_info_holds_what_its_output_is_computed_from(regressor):
+    """The check recomputes linear2(relu(linear1(x))) from the layers the harness reports: with
+    biases or without, that is the model's own output."""
+    info = harness.regressor_info(type("student", (), {"NeuralNetRegressor": regressor}), 3, 8, 6, 11)
+    (w1, b1), (w2, b2) = info["layers"]
+    assert (b1 is None) == (b2 is None) == (regressor is _RegressorWithoutBias)
+    hidden = np.maximum(info["x"].astype(np.float64) @ w1.T + (0 if b1 is None else b1), 0)
+    np.testing.assert_allclose(info["output"], hidden @ w2.T + (0 if b2 is None else b2), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(info["output_single"], info["output"][:1], rtol=1e-6, atol=1e-7)
+
+
 # --- train_one_epoch and train --------------------------------------------------------
 
 

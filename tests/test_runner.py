@@ -121,7 +121,8 @@ def test_in_place_modification_of_an_argument_fails_the_check(quick_grader, tmp_
         "    if name == 'relu':\n        np.maximum(z, 0, out=z)\n    return out\n")
     checks = by_name(grade_source(quick_grader, tmp_path, source))
     assert checks["activations_on_random_inputs"].message == (
-        "activation() modified its argument z in place; leave inputs unchanged (work on a copy, e.g. x = x.copy())")
+        "activation() modified its argument z in place; leave inputs unchanged: work on a copy (e.g. z.copy()) "
+        "or build a new array")
 
 
 def test_output_is_captured_and_capped(quick_grader, tmp_path):

@@ -145,12 +145,51 @@ def _diagnosis(ctx, *, fn, name, fwd, objective, args, where, grad, forward_ok, 
             f"so look for an error in only a few elements.)")
 
 
+_PAD_HINT = (" With pad = 0, a slice like dx_pad[:, :, pad:-pad, pad:-pad] is empty (-0 is 0): "
+             "slice with pad:pad + H and pad:pad + W instead.")
+
+
 def _conv_hint(fwd, args, name, grad):
     if fwd == "conv_forward_naive" and name == "dx" and args[3]["pad"] == 0 \
             and isinstance(grad, np.ndarray) and 0 in grad.shape:
-        return (" With pad = 0, a slice like dx_pad[:, :, pad:-pad, pad:-pad] is empty (-0 is 0): "
-                "slice with pad:pad + H and pad:pad + W instead.")
+        return _PAD_HINT
     return ""
+
+
+def _call_backward(ctx, fwd, bwd, args, dout, cache):
+    """The student's backward on (dout, cache). With pad = 0, the cropping slice pad:-pad is empty,
+    and a backward that assigns it into a preallocated dx fails with NumPy's broadcast error: say why."""
+    try:
+        return getattr(ctx.student, bwd)(dout, cache)
+    except StudentError as error:
+        source = error.where.source if error.where is not None else ""
+        if fwd == "conv_forward_naive" and args[3]["pad"] == 0 and error.is_instance(ValueError) \
+                and ("broadcast" in error.detail or "-pad" in source):
+            raise CheckFailed(f"{error.message}.{_PAD_HINT}", where=error.where) from None
+        raise
+
+
+def _pool_overlap_hint(fwd, args, grad, expected) -> str:
+    """A hint when every wrong element of a max-pool dx lies where windows overlap: the backward
+    assigned (=) each window's gradient where it must accumulate (+=) them."""
+    if fwd != "max_pool_forward_naive" or not isinstance(grad, np.ndarray) or grad.shape != expected.shape:
+        return ""
+    ph, pw, stride = args[1]["pool_height"], args[1]["pool_width"], args[1]["stride"]
+    if stride >= ph and stride >= pw:
+        return ""
+    height, width = expected.shape[2:]
+    windows = np.zeros((height, width), dtype=int)
+    for i in range(1 + (height - ph) // stride):
+        for j in range(1 + (width - pw) // stride):
+            windows[i * stride:i * stride + ph, j * stride:j * stride + pw] += 1
+    with np.errstate(invalid="ignore"):
+        wrong = ~np.isclose(grad, expected, rtol=LAYER_TOL.rtol, atol=LAYER_TOL.atol)
+    overlapped = np.broadcast_to(windows >= 2, grad.shape)
+    if not wrong.any() or not overlapped[wrong].all():
+        return ""
+    return (f" All {int(wrong.sum())} differing elements are where pooling windows overlap (stride {stride} is "
+            f"smaller than the {ph}x{pw} pool): an element that is the maximum of several windows gets the sum "
+            f"of their gradients, so accumulate with dx[...] += ... instead of assigning with dx[...] = ....")
 
 
 def _require_float64(fwd, out):
@@ -173,11 +212,14 @@ def _check_layer_backward(ctx, fwd, bwd, args, wrt):
     forward_ok = compare(out, ref_out, tol=LAYER_TOL).ok
     dout = ctx.rng.standard_normal(ref_out.shape)
     expected = _grads(bwd, getattr(ctx.reference, bwd)(dout, ref_cache), names)
-    yours = _grads(bwd, getattr(ctx.student, bwd)(dout, cache), names)
+    yours = _grads(bwd, _call_backward(ctx, fwd, bwd, args, dout, cache), names)
     for name, grad, exp in zip(names, yours, expected):
         result = compare(grad, exp, path=name, tol=LAYER_TOL)
         if result.ok:
             continue
+        overlap = _pool_overlap_hint(fwd, args, grad, exp)
+        if overlap:  # says more than a numerical gradient could
+            raise CheckFailed(f"{bwd}: {result.message}.{overlap}")
         message = f"{bwd}: {result.message}." + _conv_hint(fwd, args, name, grad)
         if out.dtype == np.float64:
             message += _diagnosis(ctx, fn=bwd, name=name, fwd=fwd, objective=_layer_objective(ctx, fwd, dout),
@@ -191,7 +233,7 @@ def _check_layer_gradcheck(ctx, fwd, bwd, args, wrt):
     out, cache = _forward(ctx, fwd, args)
     _require_float64(fwd, out)
     dout = ctx.rng.standard_normal(out.shape)
-    yours = _grads(bwd, getattr(ctx.student, bwd)(dout, cache), names)
+    yours = _grads(bwd, _call_backward(ctx, fwd, bwd, args, dout, cache), names)
     objective = _layer_objective(ctx, fwd, dout)
     for name, grad in zip(names, yours):
         position = (wrt[name], None)
@@ -268,54 +310,85 @@ _QUIZ_WHAT = {"q1": "dL/dw3 of the two-layer linear network",
               "q4": "the cross-entropy loss (natural log) of the given probabilities and class"}
 
 
-def _quiz_check(ctx, qid):
-    quiz = ctx.reference.quiz_for(ctx.seed, ctx.student_id)["QUIZ"]
-    expected = ctx.reference.quiz_answers(quiz)[qid]
-    example = "ANSWERS = {'q1': ..., 'q2': ..., 'q3': ..., 'q4': ...}"
+_QIDS = ("q1", "q2", "q3", "q4")
+_ANSWERS_EXAMPLE = "ANSWERS = {'q1': ..., 'q2': ..., 'q3': ..., 'q4': ...}"
+
+
+def _answers(ctx) -> dict:
     try:
         answers = ctx.student_value("ANSWERS")
     except MissingName:
-        raise CheckFailed(f"ANSWERS is not defined in your submission: add a top-level dict {example}") from None
+        raise CheckFailed(f"ANSWERS is not defined in your submission: add a top-level dict {_ANSWERS_EXAMPLE}") from None
     if not isinstance(answers, dict):
-        raise CheckFailed(f"ANSWERS must be a dict like {example}; yours is {describe(answers)}")
+        raise CheckFailed(f"ANSWERS must be a dict like {_ANSWERS_EXAMPLE}; yours is {describe(answers)}")
+    return answers
+
+
+def _number_or_none(value):
+    if isinstance(value, (bool, np.bool_)) or isinstance(value, Remote) or not is_finite_number(value):
+        return None
+    return float(value)
+
+
+def _file_quiz(ctx):
+    """The QUIZ dict of the submission, or None."""
+    try:
+        theirs = ctx.student_value("QUIZ")
+    except MissingName:
+        return None
+    return theirs if isinstance(theirs, dict) else None
+
+
+def _off_variant(answers, expected, quiz, theirs, qid) -> bool:
+    """True when ANSWERS[qid] is a wrong number and the file's QUIZ[qid] is not the graded variant's."""
+    value = _number_or_none(answers.get(qid))
+    return (value is not None and not compare(value, expected[qid], tol=QUIZ_TOL).ok
+            and theirs is not None and theirs.get(qid) != quiz[qid])
+
+
+def _quiz_check(ctx, qid):
+    quiz = ctx.reference.quiz_for(ctx.seed, ctx.student_id)["QUIZ"]
+    expected = ctx.reference.quiz_answers(quiz)
+    answers = _answers(ctx)
     if qid not in answers:
         keys = ", ".join(repr(k) for k in answers) or "none"
         raise CheckFailed(f"ANSWERS has no entry {qid!r} (its keys: {keys}): set ANSWERS[{qid!r}] to "
                           f"{_QUIZ_WHAT[qid]}, as a number")
-    value = answers[qid]
-    if isinstance(value, (bool, np.bool_)) or not is_finite_number(value):
-        raise CheckFailed(f"ANSWERS[{qid!r}] must be a finite number (int or float); yours is {value!r}"
-                          if not isinstance(value, Remote) else f"ANSWERS[{qid!r}] must be a number")
-    value = float(value)
-    if compare(value, expected, tol=QUIZ_TOL).ok:
+    value = _number_or_none(answers[qid])
+    if value is None:
+        raise CheckFailed(f"ANSWERS[{qid!r}] must be a finite number (int or float); yours is {answers[qid]!r}"
+                          if not isinstance(answers[qid], Remote) else f"ANSWERS[{qid!r}] must be a number")
+    if compare(value, expected[qid], tol=QUIZ_TOL).ok:
         return
     hint = ""
-    if compare(-value, expected, tol=QUIZ_TOL).ok:
+    if compare(-value, expected[qid], tol=QUIZ_TOL).ok:
         hint = " Its magnitude is right but its sign is not."
-    raise CheckFailed(f"ANSWERS[{qid!r}] = {value:g} is not {_QUIZ_WHAT[qid]} for the numbers of your variant "
-                      f"(student {ctx.student_id!r}; tolerance {QUIZ_TOL}).{hint}{_variant_note(ctx, qid, value, quiz)}")
+    raise CheckFailed(f"ANSWERS[{qid!r}] = {value:g} is not {_QUIZ_WHAT[qid]} for the numbers of student "
+                      f"{ctx.student_id!r} (tolerance {QUIZ_TOL}).{hint}"
+                      f"{_variant_note(ctx, qid, value, quiz, expected, answers)}")
 
 
-def _variant_note(ctx, qid, value, quiz) -> str:
-    """A note when the submission's QUIZ is not the variant of the student id being graded.
+def _variant_note(ctx, qid, value, quiz, expected, answers) -> str:
+    """What to do when the submission's QUIZ is not the variant of the student id being graded.
 
     The expected answers always follow the student id (a QUIZ edited to easier numbers earns
-    nothing); this only explains the failure, e.g. a released stub checked under another name.
+    nothing). The usual cause is a released stub checked without ``--student``: the first quiz
+    check that fails this way says so, plainly, once; the others point to it.
     """
-    try:
-        theirs = ctx.student_value("QUIZ")
-        if not isinstance(theirs, dict) or theirs.get(qid) == quiz[qid]:
-            return ""
-        their_answer = ctx.reference.quiz_answers({qid: theirs[qid]})[qid]
-        right_for_theirs = compare(value, their_answer, tol=QUIZ_TOL).ok
-    except MissingName:
+    theirs = _file_quiz(ctx)
+    if not _off_variant(answers, expected, quiz, theirs, qid):
         return ""
-    except Exception:  # noqa: BLE001 - a malformed QUIZ of the student's: no note
+    try:
+        right_for_theirs = compare(value, ctx.reference.quiz_answers({qid: theirs[qid]})[qid], tol=QUIZ_TOL).ok
+    except Exception:  # noqa: BLE001 - a malformed QUIZ of the student's: no claim about it
         right_for_theirs = False
-    lead = (" It is right for the numbers in the QUIZ of your file, but those" if right_for_theirs
-            else f" Note: the QUIZ[{qid!r}] numbers in your file")
-    return (f"{lead} are not the variant of student {ctx.student_id!r}, which is what is graded: variants "
-            f"follow the student id (the file's name when you run grader check yourself).")
+    note = " It is right for the QUIZ numbers in your file." if right_for_theirs else ""
+    first = next(q for q in _QIDS if _off_variant(answers, expected, quiz, theirs, q))
+    if first != qid:
+        return note + f" (Your file's QUIZ is not your variant: see quiz_{first}.)"
+    return note + (f" The QUIZ in your file is not the variant of student {ctx.student_id!r}, which is what this "
+                   f"run graded (without --student the id is the file's name). To check the numbers released "
+                   f"to you, run grader check backprop FILE --student YOUR_ID.")
 
 
 @check(points=3, visibility="public")
@@ -525,6 +598,62 @@ def mse_loss_shapes(ctx):
 
 
 # ---------------------------------------------------------------------------------------
+# The lecture's one-neuron examples, through your layers
+# ---------------------------------------------------------------------------------------
+
+#: The lecture's neuron (quiz q2's printed numbers): x = (1, -1), w = (1, 2), no bias, y = 1.
+NEURON_X, NEURON_W, NEURON_Y = np.array([[1.0, -1.0]]), np.array([[1.0], [2.0]]), 1.0
+NEURON_Z = float((NEURON_X @ NEURON_W)[0, 0])                    # -1
+NEURON_YHAT = 1.0 / (1.0 + math.exp(-NEURON_Z))                  # sigma(-1) ~ 0.268941
+NEURON_INPUTS = "x = (1, -1), w = (1, 2), no bias"
+NEURON = f"the lecture's neuron ({NEURON_INPUTS}, y = 1: z = -1)"
+
+
+def _expect_step(what, yours, expected, formula):
+    if isinstance(yours, np.ndarray) and yours.size == 1 and np.size(expected) == 1:
+        yours, expected = yours.reshape(())[()], float(np.reshape(expected, ()))  # one number: say it as one
+    result = compare(yours, expected, path=what, tol=LAYER_TOL)
+    if not result.ok:
+        raise CheckFailed(f"{result.message}: {formula}")
+
+
+@check(points=2, visibility="public")
+def one_neuron_sigmoid_mse_gradient(ctx):
+    """Your layers chained for one sigmoid neuron with square loss give dl/dw = (ŷ − y)·ŷ(1 − ŷ)·x."""
+    yhat, y = NEURON_YHAT, np.array([[NEURON_Y]])
+    z, affine_cache = _forward(ctx, "affine_forward", [NEURON_X, NEURON_W, np.zeros(1)])
+    out, sigmoid_cache = _forward(ctx, "sigmoid_forward", [z])
+    _expect_step(f"sigmoid_forward on {NEURON}: ŷ", out, np.array([[yhat]]), f"σ(-1) = {yhat:.6g}")
+    result = ctx.student.mse_loss(out, y)
+    loss, dyhat = _grads("mse_loss", result, ["loss", "dpred"])
+    _expect_step("mse_loss(ŷ, y) with N = 1: the loss", _scalar(loss, "mse_loss: the loss"),
+                 0.5 * (yhat - 1.0) ** 2, f"½(ŷ − y)² = {0.5 * (yhat - 1.0) ** 2:.6g}")
+    dz = ctx.student.sigmoid_backward(dyhat, sigmoid_cache)
+    _expect_step("sigmoid_backward(dl/dŷ, cache): dl/dz", dz, np.array([[(yhat - 1.0) * yhat * (1 - yhat)]]),
+                 f"(ŷ − y)·ŷ(1 − ŷ) = {(yhat - 1.0) * yhat * (1 - yhat):.6g}")
+    _, dw, _ = _grads("affine_backward", ctx.student.affine_backward(dz, affine_cache), ["dx", "dw", "db"])
+    expected = ((yhat - 1.0) * yhat * (1 - yhat) * NEURON_X).T
+    _expect_step("affine_backward(dl/dz, cache): dl/dw", dw, expected,
+                 f"(ŷ − y)·ŷ(1 − ŷ)·x = ({expected[0, 0]:.6g}, {expected[1, 0]:.6g})")
+
+
+@check(points=1, visibility="public")
+def softmax_loss_binary_cross_entropy(ctx):
+    """softmax_loss on scores (0, z) is the binary cross-entropy of σ(z): 1.3133 at z = −1."""
+    for label in (1, 0):
+        p = NEURON_YHAT if label == 1 else 1.0 - NEURON_YHAT
+        call = f"softmax_loss([[0, {NEURON_Z:g}]], [{label}])"
+        result = ctx.student.softmax_loss(np.array([[0.0, NEURON_Z]]), np.array([label]))
+        loss, dx = _grads("softmax_loss", result, ["loss", "dx"])
+        _expect_step(f"{call}: loss", _scalar(loss, f"{call}: the loss"), -math.log(p),
+                     f"the binary cross-entropy −ln {'σ(−1)' if label else '(1 − σ(−1))'} = {-math.log(p):.6g} of "
+                     f"the lecture's neuron ({NEURON_INPUTS}, y = {label}): with two classes and scores (0, z), "
+                     f"the softmax gives class 1 the probability σ(z)")
+        _expect_step(f"{call}: dx", dx, np.array([[label - NEURON_YHAT, NEURON_YHAT - label]]),
+                     f"dℓ/dz = ŷ − y = {NEURON_YHAT - label:.6g} for the score z (and its negative for the 0)")
+
+
+# ---------------------------------------------------------------------------------------
 # Two-layer network
 # ---------------------------------------------------------------------------------------
 
@@ -621,6 +750,13 @@ def conv_backward_basic(ctx):
                           _conv_args(ctx.rng, (2, 3, 5, 5), (4, 3, 3, 3), 1, 1), _CONV_WRT)
 
 
+@check(points=3, visibility="public")
+def conv_backward_pad0(ctx):
+    """conv_backward_naive with pad = 0 (a crop like dx_pad[:, :, pad:-pad, pad:-pad] is empty then)."""
+    _check_layer_backward(ctx, "conv_forward_naive", "conv_backward_naive",
+                          _conv_args(ctx.rng, (2, 2, 5, 5), (3, 2, 3, 3), 1, 0), _CONV_WRT)
+
+
 @check(points=3, visibility="hidden")
 def conv_backward_pad0_nonsquare(ctx):
     """conv_backward_naive with pad 0, a non-square kernel and odd, non-square inputs."""
@@ -675,6 +811,15 @@ def max_pool_backward_basic(ctx):
     """max_pool_backward_naive with a 2x2 pool and stride 2."""
     _check_layer_backward(ctx, "max_pool_forward_naive", "max_pool_backward_naive",
                           _pool_args(ctx.rng, (2, 3, 4, 4), 2, 2, 2), {"dx": 0})
+
+
+@check(points=3, visibility="public")
+def max_pool_backward_overlapping(ctx):
+    """max_pool_backward_naive with overlapping windows (stride < pool size): gradients add up."""
+    _check_layer_backward(ctx, "max_pool_forward_naive", "max_pool_backward_naive",
+                          _pool_args(ctx.rng, (2, 2, 5, 5), 2, 2, 1), {"dx": 0})
+    _check_layer_backward(ctx, "max_pool_forward_naive", "max_pool_backward_naive",
+                          _pool_args(ctx.rng, (1, 3, 7, 6), 3, 3, 2), {"dx": 0})
 
 
 @check(points=3, visibility="hidden")

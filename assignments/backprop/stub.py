@@ -41,14 +41,21 @@ import numpy as np
 # - **q4.** The cross-entropy loss (natural log) of the probability vector `p` when the true
 #   class is `label` (counted from 1).
 #
-# With the lecture's numbers the answers would be q1 = 12, q2 = σ(−1) − 1 ≈ −0.7311,
-# q3 = 4 and q4 = −ln 0.05 ≈ 2.9957.
+# To practise on the lecture's examples: q2 with y = 1, x = (1, −1), w = (1, 2) gives
+# σ(−1) − 1 ≈ −0.7311; q3 with x = (1, −1), y = 1 and weights giving z = 3, e.g.
+# w = (1, −2), gives ŷ = 3, ℓ = 4 and ∂ℓ/∂w1 = 4; q4 with p = (0.02, 0.90, 0.05, 0.01, 0.02)
+# and class 3 gives −ln 0.05 ≈ 2.9957. For q1 the lecture uses x = (1, 2), y = 8 with weights
+# drawn only in its figure: with the example weights w1 = 1, w2 = −1, w3 = 0.5, w4 = 1,
+# w5 = 2, w6 = 1 (ours, not the lecture's), ∂L/∂w3 = −12.
+#
+# Check your answers for *your* numbers with `grader check backprop FILE --student YOUR_ID`
+# (the id your stub was released for; without `--student` the file's name is taken as the id).
 
 # %%
 QUIZ = {
-    "q1": {"x1": 1, "x2": 2, "y": 2, "w1": 1, "w2": -1, "w3": 0.5, "w4": 1, "w5": 2, "w6": 1},
+    "q1": {"x1": 1, "x2": 2, "y": 8, "w1": 1, "w2": -1, "w3": 0.5, "w4": 1, "w5": 2, "w6": 1},
     "q2": {"x1": 1, "x2": -1, "y": 1, "w1": 1, "w2": 2},
-    "q3": {"x1": 1, "x2": 1, "y": 1, "w1": 1, "w2": 2},
+    "q3": {"x1": 1, "x2": -1, "y": 1, "w1": 1, "w2": -2},
     "q4": {"p": [0.02, 0.9, 0.05, 0.01, 0.02], "label": 3},
 }
 

@@ -123,7 +123,8 @@ def _expect_configurations(ctx, name, configs, hint=None):
             if not valid and error.is_instance(ValueError):
                 continue
             wanted = f"ValueError ({expected})" if not valid else show(expected)
-            raise CheckFailed(f"{call} {student_error_text(error)}; expected {wanted}") from None
+            hint = f".{error.hint}" if error.hint else ""
+            raise CheckFailed(f"{call} {student_error_text(error, hint=False)}; expected {wanted}{hint}") from None
         if not valid:
             raise CheckFailed(f"{call} returned {show(yours)}; expected it to raise ValueError because {expected}")
         if not compare(yours, expected, path=call, tol=EXACT).ok:
@@ -485,7 +486,30 @@ def conv2d_param_count_examples(ctx):
     """conv2d_param_count counts weights and biases like torch.nn.Conv2d."""
     _expect_configurations(ctx, "conv2d_param_count", [
         ((1, 6, 5), {}), ((6, 16, 5), {}), ((3, 64, 3), {"bias": False}), ((3, 16, (3, 5)), {}),
-    ])
+    ], hint=_hint_param_count)
+
+
+def _hint_param_count(ctx, args, kwargs, yours):
+    in_channels, out_channels, kernel_size = args
+    kh, kw = _pair(kernel_size)
+    try:
+        value = int(plain(yours))
+    except (TypeError, ValueError):
+        return ""
+    if value == out_channels * in_channels * kh * kw:
+        return " (hint: count the biases too, one per output channel)"
+    if value == out_channels * in_channels * kh * kw + 1:
+        return f" (hint: each of the {out_channels} output channels has a bias of its own, not one for the layer)"
+    if value == out_channels * kh * kw + out_channels:
+        return f" (hint: each filter spans all {in_channels} input channels: out·in·kh·kw weights)"
+    return ""
+
+
+@check(points=1, visibility="public")
+def conv2d_param_count_lecture(ctx):
+    """The lectures' counts: Conv2d(3, 2, 3) has 56 parameters, AlexNet's conv1 (3 → 96, 11×11) 34,944."""
+    _expect_configurations(ctx, "conv2d_param_count", [(args, {}) for args in ctx.reference.LECTURE_PARAM_COUNTS],
+                           hint=_hint_param_count)
 
 
 @check(points=1, visibility="hidden")
@@ -521,6 +545,32 @@ def conv2d_lecture_sharpen(ctx):
     expect_close(yours, ctx.reference.LECTURE_SHARPENED[None, None].astype(np.float64),
                  name="conv2d(lecture image of shape (1, 1, 5, 5), sharpen kernel of shape (1, 1, 3, 3))",
                  rtol=CONV_TOL.rtol, atol=CONV_TOL.atol)
+
+
+def _expect_lecture_conv2d(ctx, what, x, w, expected, **kwargs):
+    """conv2d on one of the lecture's 2-D examples (made 4-D), against its printed result."""
+    call = f"conv2d({what}{''.join(f', {k}={v}' for k, v in kwargs.items())})"
+    try:
+        yours = ctx.student.conv2d(x[None, None].astype(np.float64), w[None, None].astype(np.float64), **kwargs)
+    except StudentError as error:
+        raise CheckFailed(f"{call} {student_error_text(error)}") from None
+    expect_close(yours, expected[None, None].astype(np.float64), name=call, rtol=CONV_TOL.rtol, atol=CONV_TOL.atol)
+
+
+@check(points=1, visibility="public")
+def conv2d_lecture_x_filter(ctx):
+    """The X-shaped filter on a 5x5 image of an X gives [[3,0,3],[0,5,0],[3,0,3]]: strongest at the centre."""
+    ref = ctx.reference
+    _expect_lecture_conv2d(ctx, "image of an X of shape (1, 1, 5, 5), X-shaped filter of shape (1, 1, 3, 3)",
+                           ref.X_IMAGE, ref.X_FILTER, ref.X_FILTERED)
+
+
+@check(points=1, visibility="public")
+def conv2d_average_pooling(ctx):
+    """Average pooling of the lecture's 4x4 example is conv2d with a 2x2 kernel of 1/4: [[13,8],[79,19.5]]."""
+    ref = ctx.reference
+    _expect_lecture_conv2d(ctx, "the 4x4 pooling example of shape (1, 1, 4, 4), a 2x2 kernel of 0.25",
+                           ref.LECTURE_POOL_INPUT, np.full((2, 2), 0.25), ref.LECTURE_AVG_POOLED, stride=2)
 
 
 @check(points=3, visibility="public")
@@ -624,6 +674,30 @@ def lenet_shapes_28(ctx):
     """lenet_shapes() for the lecture's 28x28 input, ending in (256,)."""
     _expect_lenet(ctx, (), {})
     _expect_lenet(ctx, (28, 28), {})
+
+
+_LENET_FC = (" (the lecture's LeNet continues after the flatten with fully connected layers 256 → 120 → 84 → 10: "
+             "the first is a convolution whose 4x4 kernel covers the whole 16 x 4 x 4 map, the others 1x1 "
+             "convolutions; each has inputs · outputs weights and one bias per output)")
+
+
+def _lenet_fc_shape_hint(ctx, args, kwargs, yours):
+    return _hint_conv2d_output_shape(ctx, args, kwargs, yours) + _LENET_FC
+
+
+def _lenet_fc_count_hint(ctx, args, kwargs, yours):
+    return _hint_param_count(ctx, args, kwargs, yours) + _LENET_FC
+
+
+@check(points=2, visibility="public")
+def lenet_shapes_then_fully_connected(ctx):
+    """After the flatten, the lecture's LeNet is 256 → 120 → 84 → 10: 30,840, 10,164, 850 parameters."""
+    _expect_lenet(ctx, (), {})
+    flat, *hidden = ctx.reference.LENET_FC_SIZES
+    _expect_configurations(ctx, "conv2d_output_shape", [(((1, 16, 4, 4), hidden[0], 4), {})],
+                           hint=_lenet_fc_shape_hint)
+    layers = [((16, hidden[0], 4), {})] + [((a, b, 1), {}) for a, b in zip(hidden, hidden[1:])]
+    _expect_configurations(ctx, "conv2d_param_count", layers, hint=_lenet_fc_count_hint)
 
 
 @check(points=2, visibility="hidden")

@@ -59,8 +59,9 @@ def pool2d_output_shape(input_shape, kernel_size, stride=None, padding=0):
 # ## 2. Parameters
 #
 # How many learnable parameters does a `Conv2d(in_channels, out_channels, kernel_size, bias=bias)`
-# layer have? (Compare: a fully connected layer from an 800×800 image to 100 units has
-# 64,000,000 weights.)
+# layer have? The lectures' examples: `Conv2d(3, 2, 3)` has 56, and AlexNet's first convolution
+# (3 → 96 channels, 11×11) has 34,944. (Compare: a fully connected layer from an 800×800 image
+# to 100 units has 64,000,000 weights.)
 
 # %%
 def conv2d_param_count(in_channels, out_channels, kernel_size, bias=True):
@@ -97,7 +98,8 @@ def max_pool2d(x, kernel_size, stride=None):
 # The lecture's LeNet: conv(1→6, 5) → ReLU → max pool(2, stride 2) → conv(6→16, 5) → ReLU →
 # max pool(2, stride 2) → flatten. Return the shape (without the batch dimension) after each
 # of conv1, pool1, conv2, pool2 and flatten, as a list of tuples; for a 28×28 input:
-# `[(6, 24, 24), (6, 12, 12), (16, 8, 8), (16, 4, 4), (256,)]`.
+# `[(6, 24, 24), (6, 12, 12), (16, 8, 8), (16, 4, 4), (256,)]`. (The lecture's LeNet then
+# continues with fully connected layers 256 → 120 → 84 → 10; `lenet_shapes` stops at the flatten.)
 
 # %%
 def lenet_shapes(height=28, width=28):
@@ -109,8 +111,12 @@ def lenet_shapes(height=28, width=28):
 # ## Try it
 #
 # The lecture's sharpen example: the 5×5 binary image
-# `[[0, 1, 1, 0, 0], [0, 1, 1, 0, 0], [1, 0, 0, 1, 1], [1, 1, 1, 0, 1], [0, 0, 1, 1, 0]]`
+# `[[0, 1, 1, 0, 0], [0, 1, 1, 0, 0], [1, 0, 0, 1, 1], [0, 1, 1, 0, 1], [1, 1, 1, 1, 1]]`
 # and the kernel `[[0, -1, 0], [-1, 5, -1], [0, -1, 0]]` give
-# `[[3, 3, -2], [-3, -3, 4], [3, 3, -4]]` (reshape both to 4-D first);
-# max pooling `[[12, 20, 30, 0], [8, 12, 2, 0], [34, 70, 37, 4], [112, 100, 25, 12]]` with
-# 2×2 windows gives `[[20, 30], [112, 37]]`. Check yours with `grader check conv <this file>`.
+# `[[3, 3, -2], [-3, -3, 4], [3, 3, -4]]` (reshape both to 4-D first).
+# The X-shaped filter `[[1, 0, 1], [0, 1, 0], [1, 0, 1]]` on a 5×5 image of an X (ones on both
+# diagonals) gives `[[3, 0, 3], [0, 5, 0], [3, 0, 3]]`: strongest at the X's centre.
+# Max pooling `[[12, 20, 30, 0], [8, 12, 2, 0], [34, 70, 37, 4], [112, 100, 25, 12]]` with
+# 2×2 windows gives `[[20, 30], [112, 37]]`; average pooling gives `[[13, 8], [79, 19.5]]`,
+# and it is a convolution: `conv2d(x, np.full((1, 1, 2, 2), 0.25), stride=2)`.
+# Check yours with `grader check conv <this file>`.

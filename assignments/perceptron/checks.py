@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from grader.checks import check, expect, expect_close, expect_equal, expect_raises
+from grader.checks import (EXACT, CheckFailed, StudentError, Tolerance, call_text, check, compare, expect,
+                           expect_close, expect_equal, expect_raises, expect_tuple, student_error_text)
 
 ACTIVATIONS = ("linear", "unit_step", "sign", "piecewise_linear", "sigmoid", "tanh", "relu")
 # The points where activations have their corners and jumps.
@@ -11,6 +12,101 @@ LECTURE_X = np.array([[0, 1], [1, 0], [2, 1], [1, 2]], dtype=float)
 LECTURE_Y = np.array([0, 0, 1, 1])
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 XOR_Y = np.array([0, 1, 1, 0])
+
+
+#: Vectors up to this length are shown by value in messages: a case small enough to retype.
+SHOWN = 8
+
+
+def _vector(value) -> str:
+    return call_text("", (np.asarray(value, dtype=float),), max_shown=SHOWN)[1:-1]
+
+
+def _why(w, x, y) -> str:
+    """What the update must do on (w, x, y), and why, in the lecture's terms."""
+    z = float(np.dot(w, x))
+    predicted = int(z > 0)
+    reason = f"w·x = {z:g}, so predict(w, x) = step({z:g}) = {predicted}"
+    if predicted == y:
+        return f"{reason} = y: no mistake, and w comes back unchanged"
+    change = "w + x (a missed 1 moves w towards x)" if y == 1 else "w - x (a missed 0 moves w away from x)"
+    return f"{reason}, but y = {y}: a mistake, and new_w = {change}"
+
+
+#: Typical wrong updates, each with the advice that fixes it: (w, x, y) -> (new_w, mistake).
+def _threshold_at_zero(w, x, y):
+    wrong = int(np.dot(w, x) >= 0) != y
+    return (w + x if y == 1 else w - x) if wrong else w, wrong
+
+
+def _plus_minus_one_labels(w, x, y):
+    wrong = y * np.dot(w, x) <= 0
+    return (w + y * x) if wrong else w, bool(wrong)
+
+
+def _swapped_signs(w, x, y):
+    wrong = int(np.dot(w, x) > 0) != y
+    return (w - x if y == 1 else w + x) if wrong else w, wrong
+
+
+def _always_updates(w, x, y):
+    return (w + x if y == 1 else w - x), True
+
+
+UPDATE_SLIPS = [
+    (_threshold_at_zero, "the threshold is strict: step(0) = 0, so a point with w·x = 0 is predicted 0 "
+                         "(compare with z > 0, not z >= 0)"),
+    (_plus_minus_one_labels, "the labels are 0 and 1 here, not -1 and +1: a mistake is predict(w, x) != y, and "
+                             "a missed 0 gives w - x (y * x is zero when y = 0)"),
+    (_swapped_signs, "the signs are swapped: add x for a missed 1, subtract it for a missed 0"),
+    (_always_updates, "update only on a mistake: a correctly classified point leaves w as it is, with mistake False"),
+]
+
+
+def _update_parts(result, call):
+    """(new_w, mistake) from what perceptron_update returned, or a failure saying what to return."""
+    if isinstance(result, (tuple, list)) and len(result) == 2 and isinstance(result[0], (bool, np.bool_)) \
+            and isinstance(result[1], np.ndarray):
+        raise CheckFailed(f"{call} returned (mistake, new_w); return them in the order (new_w, mistake)")
+    return expect_tuple(result, ("new_w", "mistake"), call=call)
+
+
+def _expect_update(update, reference_update, w, x, y, tol: Tolerance = EXACT):
+    """The student's ``update`` (w, x, y) against the reference's, the call shown with its values.
+
+    Checks pass ``ctx.student.perceptron_update`` themselves, so that feedback on a notebook is
+    placed after the cell that defines it (reports read which student functions a check names)."""
+    call = call_text("perceptron_update", (), {"w": w, "x": x, "y": y}, max_shown=SHOWN)
+    try:
+        result = update(w, x, y)
+    except StudentError as error:
+        raise CheckFailed(f"{call} {student_error_text(error)}", where=error.where) from None
+    new_w, mistake = _update_parts(result, call)
+    expected_w, expected_mistake = reference_update(w, x, y)
+    same_w, same_mistake = compare(new_w, expected_w, path="new_w", tol=tol), compare(mistake, expected_mistake,
+                                                                                      path="mistake")
+    if same_w.ok and same_mistake.ok:
+        return
+    if not isinstance(new_w, np.ndarray) or new_w.shape != expected_w.shape or new_w.dtype.kind not in "biuf":
+        raise CheckFailed(f"{call}: {same_w.message}" if not same_w.ok else f"{call}: {same_mistake.message}")
+    if not isinstance(mistake, (bool, np.bool_)):
+        raise CheckFailed(f"{call}: {same_mistake.message}")
+    stated = "" if tol == EXACT else f" ({tol})"
+    message = (f"{call} returned ({_vector(new_w)}, {bool(mistake)}); expected ({_vector(expected_w)}, "
+               f"{expected_mistake}){stated}: {_why(w, x, y)}")
+    for slip, advice in UPDATE_SLIPS:
+        slip_w, slip_mistake = slip(w, x, y)
+        if bool(slip_mistake) == bool(mistake) and compare(new_w, slip_w, tol=tol).ok:
+            message += f". Hint: {advice}"
+            break
+    raise CheckFailed(message)
+
+
+def _expect_training(yours, expected, call, tol: Tolerance = Tolerance()):
+    """A train_perceptron result, (w, mistakes), against the reference's, each part by name."""
+    w, mistakes = expect_tuple(yours, ("w", "mistakes"), call=call)
+    expect_close(w, expected[0], name=f"{call}: w", tol=tol)
+    expect_equal(mistakes, expected[1], name=f"{call}: mistakes")
 
 
 def separable_data(rng, n, d):
@@ -75,25 +171,28 @@ def predict_on_lecture_points(ctx):
 
 @check(points=3, visibility="public")
 def update_on_each_case(ctx):
-    """perceptron_update: no change when right, w + x for a missed 1, w - x for a missed 0."""
+    """perceptron_update: no change when right (also at w·x = 0), w + x for a missed 1, w - x for a missed 0."""
     w = np.array([1.0, 2.0, -1.0])
     cases = [
-        (np.array([1.0, 0.0, 1.0]), 0, "a correctly classified point"),
-        (np.array([0.0, 1.0, 1.0]), 0, "a point labelled 0 predicted 1"),
-        (np.array([-1.0, -1.0, 1.0]), 1, "a point labelled 1 predicted 0"),
+        (np.array([1.0, 0.0, 1.0]), 0),    # on the boundary, w·x = 0: predicted 0, right
+        (np.array([1.0, 0.0, 1.0]), 1),    # on the boundary, labelled 1: a mistake
+        (np.array([0.0, 1.0, 1.0]), 0),    # labelled 0, predicted 1
+        (np.array([-1.0, -1.0, 1.0]), 1),  # labelled 1, predicted 0
+        (np.array([0.0, 0.0, 1.0]), 0),    # labelled 0, predicted 0: right (y * w·x = 0 is no mistake)
     ]
-    for x, y, what in cases:
-        expect_equal(ctx.student.perceptron_update(w, x, y), ctx.reference.perceptron_update(w, x, y),
-                     name=f"perceptron_update(w, x, y) on {what}")
+    for x, y in cases:
+        _expect_update(ctx.student.perceptron_update, ctx.reference.perceptron_update, w, x, y)
 
 
 @check(points=3, visibility="public")
 def lecture_worked_example(ctx):
     """The lecture's example: w0 = (1, 2, -1) trains to w = (1, 1, -2) with mistakes [1, 0]."""
     X = ctx.reference.extend(LECTURE_X)
-    w, mistakes = ctx.student.train_perceptron(X, LECTURE_Y, w0=np.array([1.0, 2.0, -1.0]))
-    expect_close(w, np.array([1.0, 1.0, -2.0]), name="w")
-    expect_equal(mistakes, [1, 0], name="mistakes")
+    call = "train_perceptron(X, y, w0=[1, 2, -1]) on the lecture's points"
+    w, mistakes = expect_tuple(ctx.student.train_perceptron(X, LECTURE_Y, w0=np.array([1.0, 2.0, -1.0])),
+                               ("w", "mistakes"), call=call)
+    expect_close(w, np.array([1.0, 1.0, -2.0]), name=f"{call}: w")
+    expect_equal(mistakes, [1, 0], name=f"{call}: mistakes")
 
 
 # --- hidden: the variations a TA grades with -----------------------------------------------------
@@ -138,8 +237,7 @@ def update_random(ctx):
     for _ in range(6):
         x = np.append(ctx.rng.normal(size=3), 1.0)
         y = int(ctx.rng.integers(0, 2))
-        expect_close(ctx.student.perceptron_update(w, x, y), ctx.reference.perceptron_update(w, x, y),
-                     name=f"perceptron_update(w, x, {y})")
+        _expect_update(ctx.student.perceptron_update, ctx.reference.perceptron_update, w, x, y, tol=Tolerance())
 
 
 @check(points=2, visibility="hidden")
@@ -152,16 +250,17 @@ def xor_never_converges(ctx):
     expect(len(mistakes) == 7, f"mistakes has {len(mistakes)} entries for max_epochs=7 on XOR; "
                                "expected one entry per epoch, 7 in all (XOR never converges)")
     expect(mistakes[-1] != 0, "the last epoch on XOR has 0 mistakes, but XOR cannot be separated")
-    expect_equal(mistakes, expected_mistakes, name="mistakes")
-    expect_close(w, expected_w, name="w")
+    call = "train_perceptron(X, y, max_epochs=7) on XOR"
+    expect_equal(mistakes, expected_mistakes, name=f"{call}: mistakes")
+    expect_close(w, expected_w, name=f"{call}: w")
 
 
 @check(points=1, visibility="hidden")
 def default_w0_is_zeros(ctx):
     """Without w0, training starts from the zero vector."""
     X = ctx.reference.extend(LECTURE_X)
-    expect_close(ctx.student.train_perceptron(X, LECTURE_Y), ctx.reference.train_perceptron(X, LECTURE_Y),
-                 name="train_perceptron(X, y)")
+    _expect_training(ctx.student.train_perceptron(X, LECTURE_Y), ctx.reference.train_perceptron(X, LECTURE_Y),
+                     "train_perceptron(X, y) on the lecture's points without w0")
 
 
 @check(points=4, visibility="hidden")
@@ -173,8 +272,8 @@ def train_on_random_separable_data(ctx):
         for start in (None, w0):
             yours = ctx.student.train_perceptron(X, y, w0=start)
             expected = ctx.reference.train_perceptron(X, y, w0=start)
-            label = "zeros" if start is None else "random w0"
-            expect_close(yours, expected, name=f"train_perceptron on {n} points in {d}-D ({label})")
+            label = "no w0" if start is None else "a random w0"
+            _expect_training(yours, expected, f"train_perceptron on {n} points in {d}-D ({label})")
 
 
 @check(points=1, visibility="hidden")

@@ -278,8 +278,10 @@ def _compare_metrics(yours, expected, call: str) -> None:
         except CheckFailed as failure:
             p, r, f = (float(np.asarray(as_numpy(yours[k])).reshape(())) for k in ("precision", "recall", "f1"))
             if key == "f1" and p + r > 0 and _close(f, 2 * p * r / (p + r), 1e-6, 1e-9):
-                raise CheckFailed(f"{failure}: yours is the harmonic mean of the macro precision and recall; macro "
-                                  "F1 is the mean over the classes of each class's F1") from None
+                classes = len(expected["confusion"])
+                raise CheckFailed(f"{failure}: yours is 2PR/(P + R) of the macro averages P = {p:.6g} and "
+                                  f"R = {r:.6g}; f1 is the mean of the per-class F1 scores (each class's "
+                                  f"2·P_c·R_c/(P_c + R_c), averaged over the {classes} classes)") from None
             raise
 
 
@@ -324,13 +326,21 @@ def _compare_regressor(ctx, input_size: int, hidden_size: int, n: int) -> None:
                    f"{call}.{name} is Linear({have['in_features']}→{have['out_features']}); "
                    f"expected Linear({want['in_features']}→{want['out_features']})")
     expect(yours["output"] is not None, f"{call}: forward did not return a tensor")
+    # Layers with or without biases are both right (the 2025 lecture uses bias=False): the output
+    # is compared with linear2(relu(linear1(x))) computed from the student's own layers.
+    x = np.asarray(yours["x"], dtype=np.float64)
+    (w1, b1), (w2, b2) = [(np.asarray(w, dtype=np.float64), 0.0 if b is None else np.asarray(b, dtype=np.float64))
+                          for w, b in yours["layers"]]
+    wanted = np.maximum(x @ w1.T + b1, 0.0) @ w2.T + b2
+    biases = " and ".join(name for name, (_, b) in zip(("linear1", "linear2"), yours["layers"]) if b is not None)
+    own = f"your layers' own weights{' and biases' if biases else ' (no biases)'}"
     try:
-        expect_close(yours["output"], expected["output"], name=f"{call} forward output on a batch of {n}",
+        expect_close(yours["output"], wanted, name=f"{call} forward output on a batch of {n}", rtol=1e-5, atol=1e-5)
+        expect_close(yours["output_single"], wanted[:1], name=f"{call} forward output on a batch of 1",
                      rtol=1e-5, atol=1e-5)
-        expect_close(yours["output_single"], expected["output_single"],
-                     name=f"{call} forward output on a batch of 1", rtol=1e-5, atol=1e-5)
     except CheckFailed as failure:
-        raise CheckFailed(f"{failure} (forward must return linear2(relu(linear1(x))), of shape (batch, 1))") from None
+        raise CheckFailed(f"{failure} (forward must return linear2(relu(linear1(x))), of shape (batch, 1); "
+                          f"expected computed with {own})") from None
 
 
 @check(points=2, visibility="public")

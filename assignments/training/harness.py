@@ -77,7 +77,9 @@ def _need(student, name: str):
     """The student's ``name``, or an error that says it is missing."""
     value = getattr(student, name, None)
     if value is None:
-        raise AttributeError(f"{name} is not defined in your submission")
+        # A NameError carrying the name: the grader then says where the student's file defines it,
+        # if the cell that does never ran.
+        raise NameError(f"{name} is not defined in your submission", name=name)
     return value
 
 
@@ -254,10 +256,12 @@ def mlp_structure(student, input_size, hidden_sizes, num_classes) -> dict:
 
 
 def regressor_info(student, input_size, hidden_size, n, seed) -> dict:
-    """Attributes of ``student.NeuralNetRegressor(...)`` and its output with seeded weights."""
+    """Attributes of ``student.NeuralNetRegressor(...)``, and its output on seeded inputs with seeded
+    weights, together with those inputs and weights (biases None where the layers have none), so
+    that a check can compute what linear2(relu(linear1(x))) must give with the student's own layers."""
     model = _quietly(lambda: _need(student, "NeuralNetRegressor")(input_size, hidden_size))
     info = {"is_module": isinstance(model, nn.Module), "attributes": {}, "parameters": [],
-            "output": None, "output_single": None}
+            "output": None, "output_single": None, "x": None, "layers": None}
     for name in ("linear1", "relu", "linear2"):
         layer = getattr(model, name, None)
         entry = {"type": type(layer).__name__ if layer is not None else None, "in_features": None,
@@ -285,6 +289,9 @@ def regressor_info(student, input_size, hidden_size, n, seed) -> dict:
         single = model(x[:1])
     info["output"] = output.detach().numpy() if isinstance(output, torch.Tensor) else None
     info["output_single"] = single.detach().numpy() if isinstance(single, torch.Tensor) else None
+    info["x"] = x.numpy()
+    info["layers"] = [[layer.weight.detach().numpy(), None if layer.bias is None else layer.bias.detach().numpy()]
+                      for layer in (model.linear1, model.linear2)]
     return info
 
 

@@ -36,7 +36,8 @@ def build_mlp(input_size, hidden_sizes, num_classes):
 #
 # `NeuralNetRegressor(input_size, hidden_size)` is an `nn.Module` with three attributes:
 # `linear1` (`input_size → hidden_size`), `relu` and `linear2` (`hidden_size → 1`).
-# Its `forward(x)` returns `linear2(relu(linear1(x)))`, of shape `(batch, 1)`.
+# Its `forward(x)` returns `linear2(relu(linear1(x)))`, of shape `(batch, 1)`. The layers may
+# have biases (the default) or not (`bias=False`, as in the 2025 lecture): both are correct.
 # Remember to call `super().__init__()` first.
 
 # %%
@@ -130,7 +131,8 @@ def make_spiral(n_per_class=100, n_classes=3, noise=0.2, seed=0):
 # - `"accuracy"`: the fraction of correct predictions,
 # - `"precision"`, `"recall"`, `"f1"`: macro averages, i.e. the plain mean over all
 #   `num_classes` classes of each class's precision, recall and F1
-#   (F1 of a class = 2·P·R / (P + R)),
+#   (F1 of a class = 2·P·R / (P + R) with that class's P and R). So `"f1"` is the mean of
+#   the per-class F1 scores, not 2·P·R / (P + R) of the macro precision and recall,
 # - `"confusion"`: a `num_classes × num_classes` array of counts, rows = true class,
 #   columns = predicted class.
 #

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.course.assignment import Assignment
+from grader.compare import FIRST_FAILED
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
 from grader.errors import SandboxError
 from grader.grading.failures import ungraded
@@ -227,6 +228,7 @@ class Grader:
                                visibility=check.visibility, description=check.description, reason="budget")
         started = time.monotonic()
         fraction, where, reason, fingerprint = 0.0, None, None, None
+        FIRST_FAILED.set(None)
         try:
             # (Re)loading the submission has its own limits; the check's clock starts after it.
             sandbox.ensure_running()
@@ -239,7 +241,7 @@ class Grader:
                 status, message, fraction = "passed", returned.message if isinstance(returned, Partial) else "", 1.0
         except CheckFailed as failure:
             status, message, where = "failed", str(failure), failure.where or _student_place(failure)
-            fingerprint = _fingerprint(failure)
+            fingerprint = _fingerprint(failure) or FIRST_FAILED.get()
         except SandboxOutcome as outcome:
             status, message, where, reason = outcome.status, outcome.message, outcome.where, outcome.reason
         except Exception as exc:  # noqa: BLE001 - a broken check must not sink the submission

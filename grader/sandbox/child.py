@@ -76,12 +76,16 @@ def _exception_report(exc: BaseException, submission_files: set[str]) -> dict:
         message = "(the exception's message could not be read)"
     if isinstance(exc, SystemExit):
         message = f"sys.exit({exc.code!r}) was called"
+    # The name an ImportError, NameError or AttributeError is about (the missing module,
+    # variable or attribute), so the trusted side can explain it without parsing the message.
+    name = getattr(exc, "name", None) if isinstance(exc, (ImportError, NameError, AttributeError)) else None
     return {
         "type": type(exc).__name__[:200],
         "mro": [cls.__name__[:200] for cls in type(exc).__mro__][:32],
         "message": message[:2000],
         "file": place[0],
         "line": place[1],
+        "name": name[:200] if isinstance(name, str) else None,
     }
 
 
@@ -99,12 +103,26 @@ def _array_leaves(value, path: str, found: list, depth: int = 0) -> None:
             _array_leaves(item, f"{path}[{key!r}]", found, depth + 1)
 
 
-def _argument_names(function, args: list, kwargs: dict) -> list[str]:
+def _named_arguments(function, args: list, kwargs: dict) -> list[tuple[str, object]]:
+    """Each argument with the name the student's code gives it (``dout``, ``cache``, ``args[1]``).
+
+    Names and values are taken from the binding together: a keyword given out of the
+    signature's order, or an argument collected by ``*args``, keeps its own name."""
     try:
-        bound = inspect.signature(function).bind(*args, **kwargs)
-        return list(bound.arguments)
+        signature = inspect.signature(function)
+        bound = signature.bind(*args, **kwargs)
     except (TypeError, ValueError):
-        return [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
+        return [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    named = []
+    for name, value in bound.arguments.items():
+        kind = signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            named += [(f"{name}[{i}]", item) for i, item in enumerate(value)]
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            named += list(value.items())
+        else:
+            named.append((name, value))
+    return named
 
 
 class Session:
@@ -194,8 +212,7 @@ class Session:
             args = [self.module, *args]
         snapshots: list = []
         if target == "student":
-            names = _argument_names(function, args, kwargs)
-            for arg_name, value in zip(names, [*args, *kwargs.values()]):
+            for arg_name, value in _named_arguments(function, args, kwargs):
                 _array_leaves(value, arg_name, snapshots)
         started = time.perf_counter()
         try:

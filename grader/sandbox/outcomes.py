@@ -30,10 +30,12 @@ class StudentError(SandboxOutcome):
     """The student's function raised an exception."""
 
     def __init__(self, message: str, *, type_name: str, mro: tuple[str, ...], where: Where | None = None,
-                 detail: str = "", reason: str | None = None):
+                 detail: str = "", reason: str | None = None, hint: str = ""):
         super().__init__(message, reason=reason, where=where)
         #: The exception as the student would print it: ``ValueError: bad name``.
         self.detail = detail or type_name
+        #: What to do about it, when the grader can tell (a NumPy 2 removal, a plotting import), or "".
+        self.hint = hint
         #: Name of the exception class the student's code raised, e.g. ``ValueError``.
         self.type_name = type_name
         #: Names of that class and its bases, so ``expect_raises(ValueError)`` accepts subclasses.

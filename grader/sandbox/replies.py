@@ -14,7 +14,9 @@ Event shapes (what ``grader.sandbox.child`` sends):
               {"seq": N, "raised": ERROR, "elapsed": S} | {"seq": N, "unsupported": TEXT}
               {"seq": N, "value": VALUE, "mutated": [PATH], "elapsed": S} + blobs
               {"seq": N, "protocol_error": TEXT}
-    ERROR     {"type": NAME, "mro": [NAME], "message": TEXT, "file": NAME | null, "line": L | null}
+    ERROR     {"type": NAME, "mro": [NAME], "message": TEXT, "file": NAME | null, "line": L | null,
+               "name": NAME | null}   (name: the module, variable or attribute an ImportError,
+                                       NameError or AttributeError is about)
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class ExceptionReport:
     #: The file name a traceback would show (``cell 4``, ``perceptron.py``), or None.
     file: str | None
     line: int | None
+    #: What an ImportError, NameError or AttributeError is about (``matplotlib``, ``plt``), or "".
+    name: str = ""
 
     @property
     def detail(self) -> str:
@@ -108,7 +112,8 @@ def _exception(report) -> ExceptionReport:
         bases=tuple(_text(name, "an exception class", 200) for name in mro),
         message=_text(report.get("message", ""), "an exception message", 2000),
         file=_text(report.get("file"), "a file name", 200, optional=True) or None,
-        line=line)
+        line=line,
+        name=_text(report.get("name"), "an exception's name", 200, optional=True))
 
 
 def load_event(header: dict, *, units: int, after: int | None) -> UnitStarted | Loaded:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import time
 
+import re
+
 from grader.intake.submission import Submission
 from grader.results import Note, Where
-from grader.sandbox import replies
+from grader.sandbox import explain, replies
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.limits import MIB, Limits
 from grader.sandbox.outcomes import (CallTimeout, InputMutated, InvalidReply, MissingName, ReplyLimit,
@@ -125,7 +127,10 @@ class SubmissionSandbox:
                                             for i, u in enumerate(units) if i > current})
                 continue
             if self._load_errors is None:
-                self._load_errors = {index: self._unit_error_note(index, error) for index, error in event.errors.items()}
+                # In file order, each note can say that a name it misses is defined in an earlier unit that failed.
+                failed, self._load_errors = sorted(event.errors), {}
+                for index in failed:
+                    self._load_errors[index] = self._unit_error_note(index, event.errors[index], failed)
             self._sandbox = sandbox
             return
 
@@ -134,11 +139,57 @@ class SubmissionSandbox:
         return (self._submission.where(unit.filename, unit.first_line if unit.cell is None else None)
                 or Where(unit.label, unit.cell))
 
-    def _unit_error_note(self, index: int, error: replies.ExceptionReport) -> Note:
+    def _unit_error_note(self, index: int, error: replies.ExceptionReport, failed: list[int]) -> Note:
+        """The note for a unit that raised while loading; ``failed`` lists the units that raised."""
         unit = self._submission.units[index]
         where = self._submission.where(error.file, error.line)
         place = f" ({where.label})" if where is not None else ""
-        return Note(f"{unit.label}: {error.detail}{place}", where or self._unit_where(index))
+        library = explain.plotting_library(error.type_name, error.name)
+        hint = (explain.plotting_import_hint(library, unit) if library
+                else self._hint(error, where, [i for i in failed if i < index]))
+        return Note(f"{unit.label}: {error.detail}{place}{'.' + hint if hint else ''}", where or self._unit_where(index))
+
+    def _hint(self, error: replies.ExceptionReport, where: Where | None, failed: list[int]) -> str:
+        """A sentence saying what to do about ``error`` when the grader can tell, else "";
+        ``failed`` lists the units that raised while loading."""
+        hint = explain.numpy2_hint(error.type_name, error.name, error.message, where.source if where else "")
+        if hint or error.type_name != "NameError" or not error.name:
+            return hint
+        # A name that only a plotting import would have defined, had it not failed.
+        for index in failed:
+            unit = self._submission.units[index]
+            if error.name in explain.plotting_names(unit):
+                at = "in" if unit.cell is not None else "at"
+                return (f" {error.name} comes from the plotting import that failed {at} {unit.label}: "
+                        f"plots are not available while grading.")
+        # A name the student does define, in code that never ran (a cell with a SyntaxError).
+        site = explain.definition_site(self._submission, error.name)
+        note = self._note_of_unit_at(*site) if site is not None else None
+        return f" {error.name} is defined in code that did not run: {note.text}" if note is not None else ""
+
+    def _missing(self, name: str) -> MissingName:
+        """``name`` is not defined: say why when the code that defines it never ran."""
+        plain = MissingName(f"{name} is not defined in your submission")
+        site = explain.definition_site(self._submission, name)
+        note = self._note_of_unit_at(*site) if site is not None else None
+        if note is None:
+            return plain
+        return MissingName(f"{name} is not defined in your submission because the code that defines it did not "
+                           f"run: {note.text}", where=note.where)
+
+    def _note_of_unit_at(self, filename: str, line: int) -> Note | None:
+        """The note saying why the unit holding ``filename``, ``line`` did not run to its end, if it did not."""
+        submission = self._submission
+        for index, unit in enumerate(submission.units):
+            last = unit.first_line + len(unit.source.splitlines()) - 1
+            if unit.filename == filename and (unit.cell is not None or unit.first_line <= line <= last):
+                return self._bad_units.get(index) or (self._load_errors or {}).get(index)
+        # Not a unit at all: reading the file skipped it (a cell with a SyntaxError), and its note says so.
+        cell = submission.where(filename, None)
+        if cell is None or cell.cell is None:
+            return None
+        notes = [n for n in submission.notes if n.where is not None and n.where.cell == cell.cell]
+        return notes[-1] if notes else None
 
     def _receive(self, sandbox: Sandbox, deadline: float) -> tuple[dict, list[bytes]]:
         """One frame from ``sandbox``, counted against the submission's bound on answer bytes."""
@@ -202,7 +253,7 @@ class SubmissionSandbox:
 
     def _outcome(self, answer: replies.Reply, what: str, name: str):
         if answer.kind == "missing":
-            raise MissingName(f"{name} is not defined in your submission")
+            raise self._missing(name)
         if answer.kind == "not_callable":
             raise MissingName(f"{name} in your submission is a {answer.text}, not a function")
         if answer.kind == "raised":
@@ -213,16 +264,16 @@ class SubmissionSandbox:
                 raise StudentError(f"{what} ran out of memory: it used more than the {self._limits.memory_mb} MiB "
                                    f"the sandbox allows (MemoryError){place}", detail=error.detail,
                                    type_name=error.type_name, mro=error.bases, where=where, reason="memory")
-            raise StudentError(f"{what} raised {error.detail}{place}", detail=error.detail,
-                               type_name=error.type_name, mro=error.bases, where=where)
+            hint = self._hint(error, where, sorted(self._load_errors or {}))
+            raise StudentError(f"{what} raised {error.detail}{place}{'.' + hint if hint else ''}", detail=error.detail,
+                               type_name=error.type_name, mro=error.bases, where=where, hint=hint)
         if answer.kind == "unsupported":
             raise StudentError(f"{what} returned a value that cannot be graded: {answer.text}",
                                type_name="TypeError", mro=("TypeError", "Exception"))
         if answer.kind == "protocol_error":
             raise InvalidReply(f"the sandbox could not read the grader's request for {what} ({answer.text})")
         if answer.mutated:
-            raise InputMutated(f"{what} modified its argument {answer.mutated[0]} in place; "
-                               f"leave inputs unchanged (work on a copy, e.g. x = x.copy())")
+            raise InputMutated(_mutation_text(what, answer.mutated[0]))
         return answer.value
 
     def call(self, target: str, name: str, args: tuple, kwargs: dict):
@@ -234,6 +285,19 @@ class SubmissionSandbox:
 
     def value(self, name: str):
         return self._outcome(self._exchange({"op": "value", "name": name}, [], f"reading {name}"), name, name)
+
+
+def _mutation_text(what: str, path: str) -> str:
+    """``relu_backward() modified its argument dout in place; ...``, naming the student's own argument."""
+    base = re.match(r"[A-Za-z_]\w*", path)
+    if base is not None and base.group() == path:
+        changed = f"its argument {path}"
+    elif base is not None:
+        changed = f"{path}, an array inside its argument {base.group()},"
+    else:
+        changed = path
+    return (f"{what} modified {changed} in place; leave inputs unchanged: work on a copy "
+            f"(e.g. {path}.copy()) or build a new array")
 
 
 class ModuleProxy:
