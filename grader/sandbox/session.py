@@ -210,7 +210,7 @@ class SubmissionSandbox:
 
     def close(self) -> None:
         if self._sandbox is not None:
-            self._sandbox.kill()
+            self._sandbox.kill(need_status=False)
             self._output.append(self._sandbox.output())
             self._sandbox = None
 
