@@ -17,6 +17,7 @@ from grader.compare import FIRST_FAILED
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
 from grader.errors import SandboxError
 from grader.grading.failures import ungraded
+from grader.grading.reference_cache import CachedReference
 from grader.results import CheckResult, Note, SubmissionResult, Where
 from grader.text import clean, clean_name
 from grader.sandbox.forkserver import ForkServer
@@ -83,6 +84,15 @@ class Grader:
         # A fork server passed in is shared and stays running; one we start is ours to stop.
         self._forkserver: ForkServer | None = forkserver
         self._owns_forkserver = forkserver is None
+
+    @functools.cached_property
+    def _reference(self) -> CachedReference:
+        """The reference, its answers remembered across this grader's submissions."""
+        return CachedReference(self.assignment.reference)
+
+    @functools.cached_property
+    def _reference_harness(self) -> "_ReferenceHarness":
+        return _ReferenceHarness(self.assignment.harness_module, self.assignment.reference)
 
     @functools.cached_property
     def checks(self) -> list[Check]:
@@ -212,12 +222,12 @@ class Grader:
         assignment = self.assignment
         context = CheckContext(
             student=ModuleProxy(sandbox, "student"),
-            reference=assignment.reference,
+            reference=self._reference,
             harness=ModuleProxy(sandbox, "harness"),
             rng=np.random.default_rng(check_seed(assignment.seed, check.name)),
             seed=assignment.seed,
             student_id=submission.student,
-            reference_harness=_ReferenceHarness(assignment.harness_module, assignment.reference),
+            reference_harness=self._reference_harness,
             settings=assignment.extra,
         )
         timeout = check.timeout if check.timeout is not None else assignment.limits.check_timeout
