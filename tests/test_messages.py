@@ -296,6 +296,17 @@ def test_a_function_in_a_cell_with_a_syntax_error_points_at_that_cell(graders, t
         "(cell skipped)")
 
 
+def test_a_function_in_a_cell_that_does_not_compile_points_at_that_cell(graders, tmp_path):
+    def nonlocal_at_top(cells):
+        assert cells[2].source.startswith("def step(z):")
+        cells[2].source = "def step(z):\n    nonlocal threshold\n    return int(z > 0)"
+
+    result = grade(graders, "perceptron", _notebook(tmp_path, "nonlocal.ipynb", nonlocal_at_top, counts=range(1, 11)))
+    assert failed(result)["step_is_strict_at_zero"] == (
+        "step is not defined in your submission because the code that defines it did not run: In [2]: SyntaxError at "
+        "line 2: no binding for nonlocal 'threshold' found (cell skipped)")
+
+
 def test_cells_run_out_of_order_after_a_restart_or_never_are_each_named_as_jupyter_shows(graders, tmp_path):
     def failing_step(cells):
         assert cells[2].source.startswith("def step(z):")

@@ -138,6 +138,15 @@ def test_a_cell_with_a_syntax_error_is_skipped_and_reported(tmp_path):
     assert saved.notes[0].where == Where("In [4], line 1", cell=2, line=1, source="def broken(:")
 
 
+def test_a_cell_that_parses_but_does_not_compile_is_skipped_under_its_own_label(tmp_path):
+    # ast.parse accepts a top-level return; compiling (which runs nothing) does not. Left to the
+    # sandbox, Python's message would name the cell by its internal file name ("cell 2").
+    sub = load_submission(counted_notebook(tmp_path, ("a = 1", 1), ("b = 2\nreturn b", 30)), "nb")
+    assert [u.label for u in sub.units] == ["In [1]"]
+    assert [note.text for note in sub.notes] == ["In [30]: SyntaxError at line 2: 'return' outside function (cell skipped)"]
+    assert sub.notes[0].where == Where("In [30], line 2", cell=2, line=2, source="return b")
+
+
 def test_the_names_a_file_defines_are_read_from_its_source(tmp_path):
     py = load_submission(write(tmp_path / "a.py", "import numpy as np\nimport os.path\nfrom math import pi as PI\n"
                                "if True:\n    def step(z):\n        inner = 1\n        return z\n"

@@ -14,6 +14,7 @@ import ast
 import hashlib
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,6 +186,17 @@ def _cell_note(submission: Submission, filename: str, text: str, line: int | Non
     submission.notes.append(Note(clean(f"{place.label}: {text}", 500), where))
 
 
+def _compiled(code: ast.Module | str, filename: str) -> ast.Module:
+    """A cell's tree, once it compiles too: compiling runs nothing, and it finds the syntax errors
+    parsing lets through ('return' outside a function, ``nonlocal`` at the top level), which the
+    sandbox would otherwise report under the cell's internal name."""
+    tree = ast.parse(code) if isinstance(code, str) else code
+    with warnings.catch_warnings():  # a SyntaxWarning ('is' with a literal) is the sandbox's to show
+        warnings.simplefilter("ignore")
+        compile(tree, filename, "exec", dont_inherit=True)
+    return tree
+
+
 def _notebook_units(text: str, submission: Submission) -> None:
     try:
         notebook = read_notebook(text)
@@ -205,7 +217,6 @@ def _notebook_units(text: str, submission: Submission) -> None:
         try:
             tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            tree = None
             if names is not None:  # what the skipped cell would define, as far as its text shows
                 names |= defined_in_lines(submission.lines[filename])
             source, neutralised = neutralise_ipython(source)
@@ -213,15 +224,18 @@ def _notebook_units(text: str, submission: Submission) -> None:
                 _cell_note(submission, filename, f"IPython syntax not run: {'; '.join(neutralised)[:200]}")
             if source is None:
                 continue
-            try:
-                tree = ast.parse(source)
-            except SyntaxError as exc:
+            tree = None
+        try:
+            tree = _compiled(tree or source, filename)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            if names is not None:
+                names |= defined_in_lines(submission.lines[filename])
+            if isinstance(exc, SyntaxError):
                 line = _syntax_error_line(exc, source)
                 _cell_note(submission, filename, f"{_syntax_error_text(exc, line)} (cell skipped)", line)
-                continue
-            except (ValueError, RecursionError, MemoryError) as exc:
+            else:
                 _cell_note(submission, filename, f"cannot parse ({type(exc).__name__}; cell skipped)")
-                continue
+            continue
         found = top_level_names(tree)
         names = None if found is None or names is None else names | found
         submission.units.append(Unit(source=source, filename=filename, label=labels[number], cell=number))
