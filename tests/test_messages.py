@@ -432,6 +432,10 @@ def test_a_file_with_some_of_the_assignment_is_graded_not_turned_away(graders, t
     result = grade(graders, "backprop", quiz)
     assert result.status == "graded" and result.error is None
     assert failed(result)["affine_forward_2d"] == "affine_forward is not defined in your submission"
+    # A file of plain statements is no other assignment's: it runs, and each check says what is missing.
+    script = write(tmp_path / "script.py", "import numpy as np\n\nw = np.zeros(3)\nprint(w)\n")
+    result = grade(graders, "perceptron", script)
+    assert result.status == "graded" and failed(result)["step_is_strict_at_zero"] == "step is not defined in your submission"
     # One function of perceptron is enough, even among conv's.
     mixed = write(tmp_path / "mixed.py", (SAMPLES / "conv" / "correct.py").read_text() + "\n\ndef step(z):\n    return 0\n")
     assert grade(graders, "perceptron", mixed).status == "graded"

@@ -151,14 +151,15 @@ def test_the_names_a_file_defines_are_read_from_its_source(tmp_path):
     py = load_submission(write(tmp_path / "a.py", "import numpy as np\nimport os.path\nfrom math import pi as PI\n"
                                "if True:\n    def step(z):\n        inner = 1\n        return z\n"
                                "class Net:\n    hidden = 2\nANSWERS: dict = {}\nfor i in range(2):\n    pass\n"), "a")
-    assert py.names == {"np", "os", "PI", "step", "Net", "ANSWERS", "i"}
+    assert py.defined.names == {"np", "os", "PI", "step", "Net", "ANSWERS", "i"}
+    assert py.defined.functions == {"step", "Net"}
     # A skipped cell's definitions still count, as far as its text shows (a SyntaxError inside).
     nb = load_submission(notebook_file(tmp_path, "x = 1", "def predict(w, X)\n    return X @ w", "%%bash\nls"), "nb")
-    assert nb.names == {"x", "predict"}
-    # Names bound where the source does not show them: nobody can tell.
-    for hidden in ("from helpers import *\n", "exec('def step(z): return 0')\n", "globals()['step'] = abs\n"):
-        assert load_submission(write(tmp_path / "h.py", hidden), "h").names is None
-
+    assert (nb.defined.names, nb.defined.functions) == ({"x", "predict"}, {"predict"})
+    # Names bound where the source does not show them, at the top level or in a function: nobody can tell.
+    for hidden in ("from helpers import *\n", "exec('def step(z): return 0')\n", "globals()['step'] = abs\n",
+                   "def _load():\n    globals().update(vars(__import__('helpers')))\n_load()\n"):
+        assert load_submission(write(tmp_path / "h.py", hidden), "h").defined is None
 
 
 def test_version_3_notebook_is_upgraded(tmp_path):

@@ -202,7 +202,7 @@ class Grader:
         if submission.error is not None:
             return self._ungraded(submission, clean(submission.error), fault="submission",
                                   where=submission.error_where)
-        mismatch = wrong_assignment(submission.names, self.expected, self._other_assignments)
+        mismatch = wrong_assignment(submission.defined, self.expected, self._other_assignments)
         if mismatch is not None:
             return self._ungraded(submission, mismatch, fault="submission")
         result = SubmissionResult(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -36,40 +36,55 @@ class Expected:
     names: frozenset[str] = frozenset()
 
 
-def top_level_names(tree: ast.Module) -> set[str] | None:
-    """The names ``tree`` binds outside any function or class body (definitions, assignments,
-    imports, loop and ``with`` targets, inside ``if``/``try`` too); None when it may bind names its
-    source does not show (``from x import *``, ``exec``, ``globals()``, ``setattr``)."""
-    names: set[str] = set()
+@dataclass
+class Defined:
+    """The names a file binds at its top level, as far as its source shows."""
+
+    #: Every name: functions, classes, variables, imports, loop and ``with`` targets.
+    names: set[str] = field(default_factory=set)
+    #: The functions and classes among them.
+    functions: set[str] = field(default_factory=set)
+
+    def add(self, other: "Defined") -> None:
+        self.names |= other.names
+        self.functions |= other.functions
+
+
+def top_level_names(tree: ast.Module) -> Defined | None:
+    """What ``tree`` binds outside any function or class body (inside ``if``/``try`` too); None
+    when it may bind names its source does not show (``from x import *``, or ``exec``,
+    ``globals()``, ``setattr`` called anywhere, in a function too)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
+            return None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _DYNAMIC:
+            return None
+    found = Defined()
     pending: list[ast.AST] = list(tree.body)
     while pending:
         node = pending.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-            pending.extend(node.decorator_list)
-            continue
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            if any(alias.name == "*" for alias in node.names):
-                return None
-            names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _DYNAMIC:
-            return None
-        elif isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            continue  # their own scopes (a walrus in one binds outside, too rare to matter)
-        pending.extend(ast.iter_child_nodes(node))
-    return names
+            found.names.add(node.name)
+            found.functions.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            found.names.add(node.id)
+        elif not isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            pending.extend(ast.iter_child_nodes(node))  # (comprehensions and lambdas have scopes of their own)
+    return found
 
 
-def defined_in_lines(lines: Iterable[str]) -> set[str]:
-    """The names lines of code that do not parse define at their top level, as far as the text shows."""
-    found = set()
+def defined_in_lines(lines: Iterable[str]) -> Defined:
+    """What lines of code that do not parse define at their top level, as far as the text shows."""
+    found = Defined()
     for line in lines:
         match = _DEFINES.match(line)
         if match:
-            found.add(next(group for group in match.groups() if group))
+            function, cls, variable = match.groups()
+            found.names.add(function or cls or variable)
+            if function or cls:
+                found.functions.add(function or cls)
     return found
 
 
@@ -97,13 +112,17 @@ def _listed(names: Iterable[str]) -> str:
     return ", ".join(names[:SHOWN]) + (", …" if len(names) > SHOWN else "")
 
 
-def wrong_assignment(defined: frozenset[str] | set[str] | None, expected: Expected,
+def wrong_assignment(defined: Defined | None, expected: Expected,
                      others: Callable[[], Iterable[Expected]] = tuple) -> str | None:
     """Why a file that defines ``defined`` looks like the file for another assignment, or None.
 
-    Only a file that defines none of ``expected``'s names is; ``others`` (asked only then) are
-    the course's other assignments, and the one whose functions the file defines most is named."""
-    if defined is None or not expected.names or defined & expected.names:
+    Only a file with functions of its own (a file of plain statements is not another
+    assignment's; its checks say what is missing) and none of ``expected``'s names is; ``others``
+    (asked only then) are the course's other assignments, and the one whose functions the file
+    defines most is named."""
+    if defined is None or not expected.names or defined.names & expected.names:
+        return None
+    if not any(not name.startswith("_") for name in defined.functions):
         return None
     what = "functions" if expected.functions else "names"
     text = f"the file defines none of {expected.assignment}'s {what} ({_listed(expected.functions or sorted(expected.names))})"
@@ -111,7 +130,7 @@ def wrong_assignment(defined: frozenset[str] | set[str] | None, expected: Expect
     for other in others():
         if other.assignment == expected.assignment:
             continue
-        found = [name for name in other.functions if name in defined]
+        found = [name for name in other.functions if name in defined.functions]
         if len(found) > len(shared):
             best, shared = other, found
     if best is None:

@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.intake.names import defined_in_lines, top_level_names
+from grader.intake.names import Defined, defined_in_lines, top_level_names
 from grader.intake.notebook import NotebookError, code_cell_labels, neutralise_ipython, read_notebook
 from grader.results import Note, Where
 from grader.text import EXCERPT_LIMIT, clean, clean_name
@@ -86,7 +86,7 @@ class Submission:
     places: dict[str, Place] = field(default_factory=dict)
     #: The names the file binds at its top level (functions, classes, variables, imports), or
     #: None when that cannot be told from its source (``import *``, ``exec``) or was not read.
-    names: frozenset[str] | None = None
+    defined: Defined | None = None
 
     @property
     def display_name(self) -> str:
@@ -171,8 +171,7 @@ def _python_units(text: str, filename: str, submission: Submission) -> None:
         submission.error = ONLY_COMMENTS
         return
     submission.compile_flags = _future_flags(tree)
-    names = top_level_names(tree)
-    submission.names = None if names is None else frozenset(names)
+    submission.defined = top_level_names(tree)
     for node in tree.body:
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         end = node.end_lineno or node.lineno
@@ -204,7 +203,7 @@ def _notebook_units(text: str, submission: Submission) -> None:
         submission.error = clean(f"not a valid notebook: {exc}", 500, multiline=False)
         return
     labels = code_cell_labels(notebook.cells)
-    names: set[str] | None = set()
+    defined: Defined | None = Defined()
     for number, cell in enumerate(notebook.cells, start=1):
         if cell.get("cell_type") != "code":
             continue
@@ -217,8 +216,8 @@ def _notebook_units(text: str, submission: Submission) -> None:
         try:
             tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            if names is not None:  # what the skipped cell would define, as far as its text shows
-                names |= defined_in_lines(submission.lines[filename])
+            if defined is not None:  # what the skipped cell would define, as far as its text shows
+                defined.add(defined_in_lines(submission.lines[filename]))
             source, neutralised = neutralise_ipython(source)
             if neutralised:
                 _cell_note(submission, filename, f"IPython syntax not run: {'; '.join(neutralised)[:200]}")
@@ -228,8 +227,8 @@ def _notebook_units(text: str, submission: Submission) -> None:
         try:
             tree = _compiled(tree or source, filename)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            if names is not None:
-                names |= defined_in_lines(submission.lines[filename])
+            if defined is not None:
+                defined.add(defined_in_lines(submission.lines[filename]))
             if isinstance(exc, SyntaxError):
                 line = _syntax_error_line(exc, source)
                 _cell_note(submission, filename, f"{_syntax_error_text(exc, line)} (cell skipped)", line)
@@ -237,11 +236,14 @@ def _notebook_units(text: str, submission: Submission) -> None:
                 _cell_note(submission, filename, f"cannot parse ({type(exc).__name__}; cell skipped)")
             continue
         found = top_level_names(tree)
-        names = None if found is None or names is None else names | found
+        if found is None or defined is None:
+            defined = None
+        else:
+            defined.add(found)
         submission.units.append(Unit(source=source, filename=filename, label=labels[number], cell=number))
     if not submission.lines:
         submission.error = NO_CODE
-    submission.names = None if names is None else frozenset(names)
+    submission.defined = defined
 
 
 def content_hash(data: bytes) -> str:
