@@ -1,8 +1,8 @@
 """Which assignment a file is for: the names it defines against the names its stub defines.
 
-A file that defines none of its assignment's names (a perceptron file submitted for conv, the
-course's instructions notebook, last week's homework) would fail every check with "… is not
-defined": one message saying so is what the student needs. The names are read from the
+A file with functions of its own but none of its assignment's names (a perceptron file submitted
+for conv, last week's homework) would fail every check with "… is not defined": one message
+saying it looks like another assignment's file is what the student needs. The names are read from the
 source, never by running it: ``top_level_names`` for code that parses, ``defined_in_lines``
 for a notebook cell that was skipped because it does not.
 """
