@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.course.assignment import Assignment
+from grader.course.assignment import Assignment, list_assignments
 from grader.compare import FIRST_FAILED
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
-from grader.errors import SandboxError
+from grader.errors import AssignmentError, SandboxError
 from grader.grading.failures import ungraded
 from grader.grading.reference_cache import CachedReference
 from grader.results import CheckResult, Note, SubmissionResult, Where
@@ -23,6 +23,7 @@ from grader.text import clean, clean_name
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.outcomes import SandboxOutcome
 from grader.sandbox.session import ModuleProxy, SubmissionSandbox
+from grader.intake.names import Expected, expected_from_stub, wrong_assignment
 from grader.intake.submission import Submission, load_submission
 
 
@@ -151,6 +152,19 @@ class Grader:
         """Isolation layers the warm parent found this host does not allow (after ``start``)."""
         return self._forkserver.missing_layers if self._forkserver is not None else []
 
+    @functools.cached_property
+    def expected(self) -> Expected:
+        """The names a file for this assignment defines (its stub's), to recognise a file for another."""
+        return expected_from_stub(self.assignment.name, self.assignment.stub_path)
+
+    def _other_assignments(self) -> list[Expected]:
+        """The names of the course's other assignments (asked only of a file that defines none of ours)."""
+        try:
+            others = list_assignments(self.assignment.directory.parent.parent)
+        except AssignmentError:
+            return []
+        return [expected_from_stub(a.name, a.stub_path) for a in others if a.name != self.assignment.name]
+
     @property
     def max_score(self) -> float:
         return sum(c.points for c in self.checks)
@@ -198,6 +212,9 @@ class Grader:
         if submission.error is not None:
             return self._ungraded(submission, clean(submission.error), fault="submission",
                                   where=submission.error_where)
+        mismatch = wrong_assignment(submission.defined, self.expected, self._other_assignments)
+        if mismatch is not None:
+            return self._ungraded(submission, mismatch, fault="submission")
         result = SubmissionResult(
             student=submission.student, assignment=self.assignment.name, file=_shown_path(submission.path),
             content_hash=submission.content_hash, score=0.0, max_score=self.max_score,
