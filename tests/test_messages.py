@@ -355,7 +355,7 @@ def test_a_failed_plotting_import_says_plots_are_not_available_and_the_rest_was_
     notes = [n.text for n in result.notes]
     assert seaborn in notes
     assert ("code cell 11: NameError: name 'sns' is not defined (code cell 11, line 1). sns comes from the plotting "
-            "import that failed in code cell 5: plots are not available while grading.") in notes
+            "import that failed (code cell 5): plots are not available while grading.") in notes
     assert failed(result)["predict_on_lecture_points"] == (
         f"predict is not defined in your submission because the code that defines it did not run: {seaborn}")
 

@@ -66,7 +66,7 @@ def hand_made() -> SubmissionResult:
               CheckResult("x", 0.0, 1.0, "timeout", "step() did not finish within the 10 s time limit of this check")]
     return SubmissionResult("ada", "perceptron", "ada.ipynb", "h", 1.0, 4.0, "graded", None, checks,
                             notes=[Note("code cell 2: NameError: name 'sns' is not defined (code cell 2, line 1). "
-                                        "sns comes from the plotting import that failed in code cell 1: plots are "
+                                        "sns comes from the plotting import that failed (code cell 1): plots are "
                                         "not available while grading.", Where("code cell 2, line 1", 3, 1, "sns.despine()"))])
 
 

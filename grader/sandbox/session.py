@@ -159,8 +159,7 @@ class SubmissionSandbox:
         for index in failed:
             unit = self._submission.units[index]
             if error.name in explain.plotting_names(unit):
-                at = "in" if unit.cell is not None else "at"
-                return (f" {error.name} comes from the plotting import that failed {at} {unit.label}: "
+                return (f" {error.name} comes from the plotting import that failed ({unit.label}): "
                         f"plots are not available while grading.")
         # A name the student does define, in code that never ran (a cell with a SyntaxError).
         site = explain.definition_site(self._submission, error.name)
