@@ -89,40 +89,47 @@ def _exception_report(exc: BaseException, submission_files: set[str]) -> dict:
     }
 
 
-def _array_leaves(value, path: str, found: list, depth: int = 0) -> None:
-    """Collect (path, array) for the numpy arrays inside an argument, to spot in-place changes."""
+def _array_leaves(value, path: str, found: list, argument, depth: int = 0) -> None:
+    """Collect (argument, path inside it, array, copy) for the numpy arrays inside an argument,
+    to spot in-place changes; ``argument`` is its position or keyword."""
     if depth > 8:
         return
     if isinstance(value, np.ndarray) and not value.dtype.hasobject:
-        found.append((path, value, value.copy()))
+        found.append((argument, path, value, value.copy()))
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _array_leaves(item, f"{path}[{i}]", found, depth + 1)
+            _array_leaves(item, f"{path}[{i}]", found, argument, depth + 1)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _array_leaves(item, f"{path}[{key!r}]", found, depth + 1)
+            _array_leaves(item, f"{path}[{key!r}]", found, argument, depth + 1)
 
 
-def _named_arguments(function, args: list, kwargs: dict) -> list[tuple[str, object]]:
-    """Each argument with the name the student's code gives it (``dout``, ``cache``, ``args[1]``).
+def _argument_names(function, args: list, kwargs: dict) -> dict:
+    """The name the student's code gives each argument (``dout``, ``cache``, ``args[1]``), by its
+    position or keyword.
 
-    Names and values are taken from the binding together: a keyword given out of the
-    signature's order, or an argument collected by ``*args``, keeps its own name."""
+    Names come from the binding: a keyword given out of the signature's order, or an argument
+    collected by ``*args``, keeps its own name."""
+    names: dict = {i: f"argument {i + 1}" for i in range(len(args))} | {k: k for k in kwargs}
     try:
         signature = inspect.signature(function)
         bound = signature.bind(*args, **kwargs)
     except (TypeError, ValueError):
-        return [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
-    named = []
+        return names
+    position = 0
     for name, value in bound.arguments.items():
         kind = signature.parameters[name].kind
         if kind is inspect.Parameter.VAR_POSITIONAL:
-            named += [(f"{name}[{i}]", item) for i, item in enumerate(value)]
+            names.update({position + i: f"{name}[{i}]" for i in range(len(value))})
+            position += len(value)
         elif kind is inspect.Parameter.VAR_KEYWORD:
-            named += list(value.items())
+            continue  # keywords gathered by **kwargs keep their own names
+        elif kind is inspect.Parameter.KEYWORD_ONLY or name in kwargs:
+            names[name] = name
         else:
-            named.append((name, value))
-    return named
+            names[position] = name
+            position += 1
+    return names
 
 
 class Session:
@@ -206,18 +213,28 @@ class Session:
         """Run one call; what it returned (encoded into ``encoder``) or raised, as an answer."""
         if target == "harness":
             args = [self.module, *args]
+        # Copies of the arrays inside the arguments, to spot in-place changes. Each is kept with
+        # where it sits (argument position or keyword, and the path inside it); the student's
+        # own names for the arguments are looked up only when one has changed: inspect.signature
+        # on every call costs more than most calls.
         snapshots: list = []
         if target == "student":
-            for arg_name, value in _named_arguments(function, args, kwargs):
-                _array_leaves(value, arg_name, snapshots)
+            for position, value in enumerate(args):
+                _array_leaves(value, "", snapshots, position)
+            for keyword, value in kwargs.items():
+                _array_leaves(value, "", snapshots, keyword)
         started = time.perf_counter()
         try:
             result = function(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - report, never die, whatever the student raised
             return {"raised": _exception_report(exc, self.submission_files), "elapsed": time.perf_counter() - started}
         elapsed = time.perf_counter() - started
-        mutated = [path for path, array, before in snapshots
+        changed = [(key, path) for key, path, array, before in snapshots
                    if array.shape != before.shape or not np.array_equal(array, before, equal_nan=True)]
+        mutated = []
+        if changed:
+            names = _argument_names(function, args, kwargs)
+            mutated = [f"{names.get(key, key)}{path}" for key, path in changed]
         mark = len(encoder.blobs)
         try:
             return {"value": encoder.encode(result), "mutated": mutated, "elapsed": elapsed}
