@@ -307,3 +307,14 @@ def test_workers_are_left_for_the_kernel_to_place_unless_there_is_one_per_cpu(tm
     finally:
         pool.close()
     assert len(seen) == size and all(cpus == set(allowed_cpus()) for cpus in seen)
+
+
+def test_the_default_jobs_follow_the_batch_size_and_the_assignments_start_up(perceptron, course_root):
+    from grader.course.assignment import get_assignment
+    from grader.grading.pool import SMALL_BATCH, default_jobs
+
+    cpus = len(allowed_cpus())
+    training = get_assignment("training", course_root)  # warm imports torch: seconds per submission
+    assert default_jobs(perceptron, SMALL_BATCH["numpy"] - 1) == 1
+    assert default_jobs(perceptron, SMALL_BATCH["numpy"]) == cpus
+    assert default_jobs(training, 1) == 1 and default_jobs(training, SMALL_BATCH["torch"]) == cpus

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -38,7 +37,8 @@ QUIET = ("hidden", "system")
 @click.option("--unpack-to", type=click.Path(file_okay=False, path_type=Path),
               help="Unpack .zip archives here [default: <archive>.unpacked/ beside each].")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Submissions graded at once [default: the number of CPUs it may use].")
+              help="Submissions graded at once [default: the number of CPUs it may use, or 1 for a "
+                   "small batch (under 40 files, or 2 for assignments with torch)].")
 @click.option("--force", is_flag=True, help="Regrade submissions whose content was graded before "
                                             "(an interrupted --force resumes where it stopped).")
 @click.option("--insecure", is_flag=True,
@@ -65,7 +65,7 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
     from grader.grading.batch import Batch
     from grader.intake.plan import plan_submissions
     from grader.course.lateness import parse_moment
-    from grader.grading.pool import allowed_cpus
+    from grader.grading.pool import default_jobs
 
     spec = get_assignment(assignment, course_root(ctx))
     plan = plan_submissions(
@@ -82,7 +82,7 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
     if as_json:
         for record in warning_records(plan):
             click.echo(json.dumps(record))
-    jobs = jobs or len(allowed_cpus()) or os.cpu_count() or 1
+    jobs = jobs or default_jobs(spec, len(plan.files))
     # Without --insecure the sandboxes refuse to start, with one line why, where student code
     # would not be isolated; nothing is graded then. A broken checks.py or reference fails
     # the same way, before any grading.
