@@ -318,3 +318,22 @@ def test_the_default_jobs_follow_the_batch_size_and_the_assignments_start_up(per
     assert default_jobs(perceptron, SMALL_BATCH["numpy"] - 1) == 1
     assert default_jobs(perceptron, SMALL_BATCH["numpy"]) == cpus
     assert default_jobs(training, 1) == 1 and default_jobs(training, SMALL_BATCH["torch"]) == cpus
+
+
+def test_a_grader_imports_the_reference_only_when_the_checks_ask_it(course_root):
+    """lenet's checks score logits against hidden labels and never ask the reference: its grading
+    process must not pay for importing torch (seconds, hundreds of MB per worker)."""
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from grader.course.assignment import get_assignment
+        from grader.grading.grader import Grader
+        for name in ("lenet", "perceptron"):
+            spec = get_assignment(name, Path({str(course_root)!r}))
+            with Grader(spec):
+                pass
+            print(name, spec.checks_use_reference, "torch" in sys.modules)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\\n")[:2] == ["lenet False False", "perceptron True False"]

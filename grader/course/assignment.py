@@ -131,6 +131,28 @@ class Assignment:
             return None
         return _import_path(f"grader_harness_{self.name}", self.harness_path)
 
+    @cached_property
+    def checks_use_reference(self) -> bool:
+        """True if checks.py reads ``ctx.reference`` or ``ctx.reference_harness`` anywhere (in a
+        check or a helper): only then does the grading process import the reference."""
+        import ast
+
+        try:
+            tree = ast.parse((self.directory / "checks.py").read_text())
+        except (OSError, SyntaxError, ValueError):
+            return True  # importing the checks reports what is wrong with them
+        return any(isinstance(node, ast.Attribute) and node.attr in ("reference", "reference_harness")
+                   for node in ast.walk(tree))
+
+    def compile_reference(self) -> None:
+        """Check that the reference solution exists and parses, without running it."""
+        if not self.reference_path.is_file():
+            raise AssignmentError(f"assignment {self.name} has no reference solution at {self.reference_path}")
+        try:
+            compile(self.reference_path.read_text(), str(self.reference_path), "exec")
+        except (SyntaxError, ValueError) as exc:
+            raise AssignmentError(f"{self.reference_path} does not parse: {type(exc).__name__}: {exc}") from None
+
     def checks_for(self, visibility: str) -> list[Check]:
         """``public`` checks only, or ``all``."""
         return [c for c in self.checks if visibility == "all" or c.visibility == visibility]

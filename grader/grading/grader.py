@@ -112,9 +112,14 @@ class Grader:
         try:
             # The trusted parts first, so a broken checks.py or reference fails before any grading.
             self.checks
-            self.assignment.reference
-            self.assignment.harness_module
-            self._warm_trusted_side()
+            if self.assignment.checks_use_reference:
+                self.assignment.reference
+                self.assignment.harness_module
+                self._warm_trusted_side()
+            else:
+                # Checks that never ask the reference (lenet scores logits against hidden labels)
+                # leave it unimported: with torch, that is seconds and hundreds of MB per worker.
+                self.assignment.compile_reference()
             self._forkserver.wait_ready()
             if self.require_isolation:
                 self._forkserver.refuse_unless_isolated()
