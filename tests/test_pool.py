@@ -336,4 +336,4 @@ def test_a_grader_imports_the_reference_only_when_the_checks_ask_it(course_root)
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\\n")[:2] == ["lenet False False", "perceptron True False"]
+    assert done.stdout.splitlines() == ["lenet False False", "perceptron True False"]
