@@ -437,17 +437,21 @@ def test_student_code_finds_no_hidden_label_file_or_secret(tiny_grader, tiny_cou
 
 # --- releasing ---------------------------------------------------------------------------------------
 
-def test_the_release_holds_no_hidden_file_label_or_secret(tmp_path):
+def test_the_release_copies_the_training_data_and_holds_no_hidden_file_label_or_secret(tmp_path):
     out = tmp_path / "release"
     result = CliRunner().invoke(cli, ["--course", str(ROOT), "release", "lenet", "--out", str(out)],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     released = sorted(p for p in out.rglob("*") if p.is_file())
-    assert {p.name for p in released} >= {"lenet.py", "lenet.ipynb", "README.md"}
+    assert [p.relative_to(out).as_posix() for p in released] == [
+        "DATA.md", "README.md", "lenet.ipynb", "lenet.py", "train.npz"]
+    for name in ("DATA.md", "train.npz"):  # flat, next to the stub, which loads train.npz from its own folder
+        assert (out / name).read_bytes() == (LENET / "data" / name).read_bytes()
+    assert "Its data files are next to it: `DATA.md`, `train.npz`." in (out / "README.md").read_text()
     secret = str(3078717519218367439).encode()
-    hidden_bytes = (LENET / "hidden" / "test.npz").read_bytes()
+    hidden_bytes = [path.read_bytes() for path in (LENET / "hidden").iterdir()]
     for path in released:
         data = path.read_bytes()
-        assert "hidden" not in path.relative_to(out).parts and path.name not in ("test.npz", "secret.toml")
-        assert secret not in data and hidden_bytes not in data, path
+        assert path.name not in ("test.npz", "secret.toml")
+        assert secret not in data and not any(hidden in data for hidden in hidden_bytes), path
     assert (out / "lenet.py").read_text() == (LENET / "stub.py").read_text()
