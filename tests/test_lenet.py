@@ -380,6 +380,17 @@ SLEEPY = ENDLESS.replace("import torch\n", "import time\nimport torch\n").replac
     "        losses.append(loss.item())\n", "        losses.append(loss.item())\n        time.sleep(0.05)\n")
 
 
+def test_the_training_checks_time_limits_follow_the_budgets_of_the_copy_graded(sample_grader, tiny_grader):
+    for grader, (budget, self_check) in ((sample_grader, SAMPLE_BUDGETS), (tiny_grader, TINY_BUDGETS)):
+        limits = grader.time_limits
+        assert limits["self_check_validation_accuracy"] == checks.WALL_FACTOR * self_check + checks.TIMEOUT_MARGIN
+        assert limits["hidden_test_accuracy"] == limits["train_model_contract"] == \
+            checks.WALL_FACTOR * budget + checks.TIMEOUT_MARGIN
+        assert limits["model_contract"] == 30  # [limits] check_timeout
+    shipped = Grader(get_assignment("lenet", ROOT)).time_limits
+    assert (shipped["self_check_validation_accuracy"], shipped["hidden_test_accuracy"]) == (70, 150)
+
+
 def test_the_budget_stops_an_endless_loop_and_the_model_is_still_evaluated(tiny_grader, tmp_path):
     result = tiny_grader.grade_file(write(tmp_path / "endless.py", ENDLESS), "endless")
     by_name = _by_name(result)

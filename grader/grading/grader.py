@@ -15,7 +15,7 @@ import numpy as np
 from grader.course.assignment import Assignment
 from grader.compare import FIRST_FAILED
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
-from grader.errors import SandboxError
+from grader.errors import AssignmentError, SandboxError
 from grader.grading.failures import ungraded
 from grader.results import CheckResult, Note, SubmissionResult, Where
 from grader.text import clean, clean_name
@@ -88,6 +88,16 @@ class Grader:
     def checks(self) -> list[Check]:
         return self.assignment.checks_for(self.visibility)
 
+    @functools.cached_property
+    def time_limits(self) -> dict[str, float]:
+        """Each check's wall-clock limit in seconds, from its ``timeout`` (a number, or a function of
+        the assignment's settings) or ``[limits] check_timeout``: worked out once, when grading starts."""
+        try:
+            return {c.name: c.time_limit(self.assignment.extra, self.assignment.limits.check_timeout)
+                    for c in self.checks}
+        except ValueError as exc:
+            raise AssignmentError(f"{self.assignment.directory / 'checks.py'}: {exc}") from None
+
     def launch(self) -> "Grader":
         """Start the warm sandbox parent without waiting for it; ``start`` finishes the start-up.
 
@@ -101,6 +111,7 @@ class Grader:
         try:
             # The trusted parts first, so a broken checks.py or reference fails before any grading.
             self.checks
+            self.time_limits
             self.assignment.reference
             self.assignment.harness_module
             self._warm_trusted_side()
@@ -220,7 +231,7 @@ class Grader:
             reference_harness=_ReferenceHarness(assignment.harness_module, assignment.reference),
             settings=assignment.extra,
         )
-        timeout = check.timeout if check.timeout is not None else assignment.limits.check_timeout
+        timeout = self.time_limits[check.name]
         if sandbox.budget_left <= 0:
             return CheckResult(name=check.name, score=0.0, max_score=check.points, status="timeout",
                                message=f"not run: the submission's time budget of {assignment.limits.submission_budget:g} s "
