@@ -173,6 +173,9 @@ class CheckContext:
     settings: dict = field(default_factory=dict)
     #: Numbers the check measured, stored with its result (``ctx.metrics["accuracy"] = 0.97``).
     metrics: dict = field(default_factory=dict)
+    #: Short texts stored with its result (``ctx.labels["leaderboard_name"] = ...``): strings only,
+    #: cleaned and capped at 40 characters when stored.
+    labels: dict = field(default_factory=dict)
 
     def student_value(self, name: str):
         """A module-level value of the student's (``ANSWERS``), fetched from the sandbox."""

@@ -25,7 +25,7 @@ import torch
 from click.testing import CliRunner
 
 from grader.course.assignment import get_assignment
-from grader.checks import CheckContext, CheckFailed
+from grader.checks import CheckContext, CheckFailed, MissingName
 from grader.cli import cli
 from grader.grading.grader import Grader
 from grader.sandbox import isolation
@@ -352,6 +352,66 @@ def test_grading_the_same_file_twice_gives_the_same_result(graded, sample_grader
     again = sample_grader.grade_file(SAMPLES / "lenet" / "correct.py", "correct")
     assert again.score == graded["correct"].score == 20
     assert _without_seconds(again) == _without_seconds(graded["correct"])
+
+
+def test_the_accuracy_checks_record_the_leaderboard_name_the_student_chose(graded):
+    for name, result in graded.items():
+        by_name = _by_name(result)
+        expected = {"leaderboard_name": "le net"} if name == "correct" else {}
+        assert [by_name[check].labels for check in ACCURACY_CHECKS] == [expected, expected], name
+        assert all(by_name[check].labels == {} for check in POINTS if check not in ACCURACY_CHECKS)
+
+
+QUICK = '''
+import torch
+from torch import nn
+
+LEADERBOARD_NAME = __NAME__
+
+
+def build_model():
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+
+
+def train_model(model, X_train, y_train):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    losses = []
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(X_train), y_train)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+'''
+
+
+def test_a_leaderboard_name_is_cleaned_and_capped_and_anything_but_a_string_is_ignored(tiny_grader, tmp_path):
+    hostile = repr("  \x1b[31m=HYPERLINK(\"x\")\u202e <b>Ada</b>\n" + "Lovelace " * 20)
+    result = tiny_grader.grade_file(write(tmp_path / "ada.py", QUICK.replace("__NAME__", hostile)), "ada")
+    labels = _by_name(result)["hidden_test_accuracy"].labels
+    assert labels == {"leaderboard_name": '=HYPERLINK("x") <b>Ada</b> Lovelace Lov…'}
+    assert len(labels["leaderboard_name"]) == 40
+    for value in ("42", "['Ada']", "'   '"):
+        other = tiny_grader.grade_file(write(tmp_path / "other.py", QUICK.replace("__NAME__", value)), "other")
+        assert _by_name(other)["hidden_test_accuracy"].labels == {}, value
+        assert _by_name(other)["hidden_test_accuracy"].score > 0  # the name costs nothing
+
+
+def test_a_missing_name_or_a_lookup_that_fails_records_nothing():
+    class Student:
+        def __init__(self, outcome):
+            self.outcome = outcome
+
+        def __grader_value__(self, name):
+            assert name == "LEADERBOARD_NAME"
+            raise self.outcome
+
+    for outcome in (MissingName("LEADERBOARD_NAME is not defined"), checks.SandboxOutcome("crashed")):
+        ctx = CheckContext(student=Student(outcome), reference=None, harness=None, rng=np.random.default_rng(0),
+                           seed=1, student_id="x")
+        checks._record_leaderboard_name(ctx)
+        assert ctx.labels == {}
 
 
 # --- the budget, and what student code can reach ----------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.checks import CheckFailed, Partial, StudentError, check, expect
+from grader.checks import CheckFailed, Partial, SandboxOutcome, StudentError, check, expect
 
 HERE = Path(__file__).resolve().parent
 TRAINING_SPLIT = HERE / "data" / "train.npz"
@@ -48,6 +48,10 @@ SPLIT_TOLERANCE = 1e-4
 SOFTMAX_TOLERANCE = 1e-4
 #: A model that gives one digit to this share of the images has collapsed to a constant answer.
 COLLAPSE_SHARE = 0.9
+#: The student's optional name on the leaderboard (a module-level string), and the characters of
+#: it that are passed on (the grader cleans it and keeps 40).
+LEADERBOARD_NAME = "LEADERBOARD_NAME"
+NAME_CHARACTERS = 200
 
 
 # ---------------------------------------------------------------------------------------
@@ -383,6 +387,19 @@ def _prediction_notes(evaluation: Evaluation, repeat_difference: float) -> list[
     return notes
 
 
+def _record_leaderboard_name(ctx) -> None:
+    """``ctx.labels["leaderboard_name"]``: the student's ``LEADERBOARD_NAME``, if it is a string.
+
+    Optional, so a file without one, a value that is not a string, or a module whose lookup
+    fails (a module ``__getattr__`` that raises or hangs) records nothing and costs no points."""
+    try:
+        name = ctx.student_value(LEADERBOARD_NAME)
+    except SandboxOutcome:
+        return
+    if isinstance(name, str) and name.strip():
+        ctx.labels["leaderboard_name"] = name[:NAME_CHARACTERS]
+
+
 def _accuracy_verdict(ctx, report: dict, evaluation: Evaluation, repeat_difference: float, where: str,
                       budget_name: str) -> Partial:
     """The Partial an accuracy check returns, with its metrics recorded and a message to act on."""
@@ -401,6 +418,7 @@ def _accuracy_verdict(ctx, report: dict, evaluation: Evaluation, repeat_differen
         notes.append(f"{fraction:.0%} of this check's points (none at {settings.accuracy_for_no_points:.2f} or below, "
                      f"all at {settings.accuracy_for_full_points:.2f} or above, linear between)")
     notes += _training_notes(report, budget_name) + _prediction_notes(evaluation, repeat_difference)
+    _record_leaderboard_name(ctx)
     return Partial(fraction, "; ".join(notes))
 
 

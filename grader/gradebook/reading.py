@@ -87,6 +87,7 @@ def to_check(row: CheckResultRow) -> CheckResult:
     return CheckResult(name=row.name, score=row.score, max_score=row.max_score, status=row.status,
                        message=row.message, visibility=row.visibility, description=row.description,
                        duration=row.duration, reason=row.reason, where=where, metrics=_json(row.metrics, {}),
+                       labels=_json(row.labels, {}),
                        fingerprint=row.fingerprint)
 
 

@@ -255,7 +255,7 @@ def _check_row(run_id: int, position: int, check: CheckResult) -> dict:
     return {"run_id": run_id, "position": position, "name": check.name, "score": check.score,
             "max_score": check.max_score, "status": check.status, "message": check.message,
             "visibility": check.visibility, "description": check.description, "duration": check.duration,
-            "reason": check.reason, "metrics": json.dumps(check.metrics),
+            "reason": check.reason, "metrics": json.dumps(check.metrics), "labels": json.dumps(check.labels),
             "where_label": where.label[:300] if where else None, "where_cell": where.cell if where else None,
             "where_line": where.line if where else None, "where_source": where.source if where else None,
             "fingerprint": check.fingerprint}

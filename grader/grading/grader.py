@@ -17,7 +17,7 @@ from grader.compare import FIRST_FAILED
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
 from grader.errors import AssignmentError, SandboxError
 from grader.grading.failures import ungraded
-from grader.results import CheckResult, Note, SubmissionResult, Where
+from grader.results import LABEL_LIMIT, MAX_LABELS, CheckResult, Note, SubmissionResult, Where
 from grader.text import clean, clean_name
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.outcomes import SandboxOutcome
@@ -52,6 +52,19 @@ def _metrics(measured: dict) -> dict[str, float]:
             continue
         if isinstance(name, str) and name and np.isfinite(number):
             kept[name[:64]] = number
+    return kept
+
+
+def _labels(recorded: dict) -> dict[str, str]:
+    """A check's labels as stored: string names (at most 64 characters) and string values, cleaned
+    onto one line with runs of spaces as one, and capped (``LABEL_LIMIT``); empty values and
+    anything but strings are dropped."""
+    kept: dict[str, str] = {}
+    for name, value in list(recorded.items())[:MAX_LABELS]:
+        if isinstance(name, str) and name and isinstance(value, str):
+            text = clean_name(" ".join(clean_name(value, 4 * LABEL_LIMIT).split()), LABEL_LIMIT)
+            if text:
+                kept[name[:64]] = text
     return kept
 
 
@@ -265,7 +278,8 @@ class Grader:
         return CheckResult(
             name=check.name, score=round(check.points * fraction, 6), max_score=check.points,
             status=status, message=clean(message), visibility=check.visibility, description=check.description,
-            duration=round(time.monotonic() - started, 4), metrics=_metrics(context.metrics), where=where,
+            duration=round(time.monotonic() - started, 4), metrics=_metrics(context.metrics),
+            labels=_labels(context.labels), where=where,
             reason=reason, fingerprint=fingerprint)
 
 
