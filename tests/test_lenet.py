@@ -56,7 +56,7 @@ EXPECTED = {
                      "hidden_test_accuracy": "accuracy earns no points here"}, (0.0, 0.0)),
     "bug_ignores_budget": ({"train_model_contract": "was stopped at the 5 s budget before it returned"}, (1.0, 1.0)),
 }
-METRICS = {"accuracy", "train_seconds", "train_cpu_seconds", "parameters", "budget_exhausted"}
+METRICS = {"accuracy", "train_seconds", "train_cpu_seconds", "parameters", "budget_exhausted", "within_parameter_bound"}
 SECONDS = {"train_seconds", "train_cpu_seconds"}
 MESSAGE_LIMIT = 1500
 
@@ -360,6 +360,26 @@ def test_the_accuracy_checks_record_the_leaderboard_name_the_student_chose(grade
         expected = {"leaderboard_name": "le net"} if name == "correct" else {}
         assert [by_name[check].labels for check in ACCURACY_CHECKS] == [expected, expected], name
         assert all(by_name[check].labels == {} for check in POINTS if check not in ACCURACY_CHECKS)
+
+
+def test_the_leaderboard_ranks_the_graded_samples_and_leaves_out_the_model_over_the_bound(graded, tmp_path):
+    from grader.gradebook import Gradebook
+
+    db = tmp_path / "gradebook.db"
+    with Gradebook.open(str(db)) as gradebook:
+        for result in graded.values():
+            gradebook.record(result)
+    out = CliRunner().invoke(cli, ["--course", str(ROOT), "leaderboard", "lenet", "--db", str(db), "--format", "csv",
+                                   "--names"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    rows = [line.split(",") for line in out.stdout.splitlines()[1:]]
+    students = [row[-2] for row in rows]
+    assert set(students) == {"reference", "correct", "bug_no_eval", "bug_softmax_before_ce", "bug_lr_diverges",
+                             "bug_ignores_budget"}  # not bug_too_big (over the bound), not the stub (no accuracy)
+    correct = rows[students.index("correct")]
+    assert correct[1:3] == ["le net", "true"] and float(correct[3]) >= 0.97 and correct[5] == "35914"
+    accuracies = [float(row[3]) for row in rows]
+    assert accuracies == sorted(accuracies, reverse=True) and rows[students.index("reference")][2] == "false"
 
 
 QUICK = '''

@@ -408,7 +408,8 @@ def _accuracy_verdict(ctx, report: dict, evaluation: Evaluation, repeat_differen
     fraction = 0.0 if over_bound else settings.fraction(evaluation.accuracy)
     ctx.metrics.update(accuracy=evaluation.accuracy, train_seconds=report["train_seconds"],
                        train_cpu_seconds=report["train_cpu_seconds"], parameters=report["parameters"],
-                       budget_exhausted=1.0 if report["stopped_by"] else 0.0)
+                       budget_exhausted=1.0 if report["stopped_by"] else 0.0,
+                       within_parameter_bound=0.0 if over_bound else 1.0)
     notes = [note for note in [_budget_note(report)] if note]
     notes.append(f"accuracy {evaluation.accuracy:.3f} ({evaluation.correct} of {evaluation.total} right) on {where}")
     if over_bound:
