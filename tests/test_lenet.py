@@ -25,6 +25,7 @@ import torch
 from click.testing import CliRunner
 
 from grader.course.assignment import get_assignment
+from grader.errors import AssignmentError
 from grader.checks import CheckContext, CheckFailed, MissingName
 from grader.cli import cli
 from grader.grading.grader import Grader
@@ -496,16 +497,25 @@ def test_a_training_that_sleeps_is_stopped_by_the_wall_clock(tiny_grader, tmp_pa
     assert "(does train_model sleep or wait?)" in hidden.message
 
 
-def test_a_device_the_sandbox_lacks_is_the_course_s_error_not_the_student_s(tmp_path, warm):
+def test_asking_for_a_gpu_the_machine_lacks_stops_grading_before_it_starts_in_one_line(tmp_path, warm):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     root = _course(tmp_path, TINY_BUDGETS, device="cuda")
-    with Grader(get_assignment("lenet", root), forkserver=warm) as grader:
-        result = grader.grade_file(ROOT / "reference" / "lenet.py", "reference")
-    by_name = _by_name(result)
-    assert by_name["model_contract"].status == "passed"
-    for name in (*ACCURACY_CHECKS, "train_model_contract"):
-        assert by_name[name].status == "error" and "tell the course staff" in by_name[name].message
+    expected = ("AssignmentError: lenet trains on 'cuda' (device in assignment.toml), but this machine has no such GPU "
+                "(torch.cuda.is_available() is False): grade on a machine with one, or set device = \"cpu\"\n")
+    with pytest.raises(AssignmentError) as refused:
+        Grader(get_assignment("lenet", root), forkserver=warm).start()
+    assert f"AssignmentError: {refused.value}\n" == expected
+    db = tmp_path / "gradebook.db"
+    command = ["--course", str(root), "grade", "lenet", str(SAMPLES / "lenet" / "correct.py"), "--db", str(db),
+               "--insecure", "--jobs", "1"]
+    result = CliRunner().invoke(cli, command, catch_exceptions=False)
+    assert (result.exit_code, result.stderr, result.stdout) == (1, expected, "")
+    assert not db.exists() or "correct" not in db.read_bytes().decode("latin-1")  # nothing graded, nothing stored
+    (root / "assignments" / "lenet" / "assignment.toml").write_text(
+        (root / "assignments" / "lenet" / "assignment.toml").read_text().replace('device = "cuda"', 'device = "tpu"'))
+    with pytest.raises(AssignmentError, match=r'device must be "cpu" or "cuda" \(or "cuda:N"\), not \'tpu\''):
+        Grader(get_assignment("lenet", root), forkserver=warm).start()
 
 
 def test_student_code_finds_no_hidden_label_file_or_secret(tiny_grader, tiny_course, warm, tmp_path):

@@ -83,7 +83,7 @@ class Settings:
                 budget_seconds=float(training["budget_seconds"]),
                 self_check_budget_seconds=float(training["self_check_budget_seconds"]),
                 max_parameters=int(training["max_parameters"]),
-                device=str(training.get("device", "cpu")),
+                device=str(tables.get("device", "cpu")),
                 accuracy_for_no_points=float(scoring["accuracy_for_no_points"]),
                 accuracy_for_full_points=float(scoring["accuracy_for_full_points"]),
             )

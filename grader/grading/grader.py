@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.course.assignment import Assignment
+from grader.course.devices import require_device
 from grader.compare import FIRST_FAILED
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
 from grader.errors import AssignmentError, SandboxError
@@ -122,7 +123,9 @@ class Grader:
     def start(self) -> "Grader":
         self.launch()
         try:
-            # The trusted parts first, so a broken checks.py or reference fails before any grading.
+            # The trusted parts first, so a broken checks.py or reference fails before any grading,
+            # and a device the machine lacks (device = "cuda") too.
+            require_device(self.assignment)
             self.checks
             self.time_limits
             self.assignment.reference
