@@ -157,3 +157,16 @@ def test_a_lenet_run_emits_gradescope_s_leaderboard_entries():
     crashed = _lenet_result(1, 1.0)
     crashed.checks[0].metrics = {}
     assert "leaderboard" not in results_json(crashed, lenet)
+
+
+def test_the_bundle_leaves_the_id_field_to_the_assignment_unless_told(tmp_path, course):
+    from grader.gradescope.bundle import run_script
+
+    assert '--root "$ROOT"\n' in run_script("perceptron") and "--student-id" not in run_script("perceptron")
+    assert '--root "$ROOT" --student-id sid\n' in run_script("perceptron", "sid")
+    toml = course / "assignments" / "perceptron" / "assignment.toml"
+    toml.write_text(toml.read_text().replace("attempts_per_day = 2", "attempts_per_day = 0"))
+    built = CliRunner().invoke(cli, ["--course", str(course), "gradescope", "build", "perceptron", "--out",
+                                     str(tmp_path / "a.zip")], catch_exceptions=False)
+    assert built.exit_code == 1 and not (tmp_path / "a.zip").exists()
+    assert built.stderr == f"AssignmentError: {toml}: attempts_per_day must be a positive integer, not 0\n"
