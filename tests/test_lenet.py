@@ -286,7 +286,11 @@ def test_no_hidden_label_is_ever_sent_to_the_sandbox():
                 return getattr(harness, name)(reference, *args)
             return call
 
-    ctx = CheckContext(student=None, reference=reference, harness=RecordingHarness(), rng=np.random.default_rng(0),
+    class Unnamed:  # the reference sets no LEADERBOARD_NAME
+        def __grader_value__(self, name):
+            raise MissingName(f"{name} is not defined")
+
+    ctx = CheckContext(student=Unnamed(), reference=reference, harness=RecordingHarness(), rng=np.random.default_rng(0),
                        seed=assignment.seed, student_id="x", settings=assignment.extra)
     verdict = checks.hidden_test_accuracy(ctx)
     assert verdict.fraction == 1.0 and ctx.metrics["accuracy"] >= 0.97
