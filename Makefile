@@ -10,8 +10,9 @@ ASSIGNMENTS := $(notdir $(wildcard assignments/*))
 # (60 s graded + 20 s self-check of CPU time): graded as shipped, samples/lenet/ takes over two
 # minutes on two cores. The demo grades lenet in a copy of the course with budgets of 5 s and
 # 4 s instead (every other sample trains in a few seconds either way); DEMO_FULL_BUDGETS=1
-# grades it with the shipped budgets.
-DEMO_COURSE := $(VENV)/demo-course
+# grades it with the shipped budgets. The copy is not under .venv/: the sandbox sees the whole
+# virtual environment (read-only), and with it would see the copy's hidden/ folder.
+DEMO_COURSE := build/demo-course
 DEMO_FULL_BUDGETS ?=
 
 .PHONY: setup demo test bench clean
@@ -30,7 +31,8 @@ demo: $(STAMP)
 	@rm -rf $(DEMO_COURSE) && mkdir -p $(DEMO_COURSE)/assignments $(DEMO_COURSE)/reference
 	@cp -R assignments/lenet $(DEMO_COURSE)/assignments/ && cp reference/lenet.py $(DEMO_COURSE)/reference/
 	@sed -i.orig -e 's/^budget_seconds = .*/budget_seconds = 5/' \
-	  -e 's/^self_check_budget_seconds = .*/self_check_budget_seconds = 4/' $(DEMO_COURSE)/assignments/lenet/assignment.toml
+	  -e 's/^self_check_budget_seconds = .*/self_check_budget_seconds = 4/' $(DEMO_COURSE)/assignments/lenet/assignment.toml \
+	  && rm -f $(DEMO_COURSE)/assignments/lenet/assignment.toml.orig
 	@for a in $(ASSIGNMENTS); do \
 	  course=""; \
 	  if [ "$$a" = lenet ] && [ -z "$(DEMO_FULL_BUDGETS)" ]; then course="--course $(DEMO_COURSE)"; fi; \
@@ -46,4 +48,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/grading_speed.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	rm -rf $(VENV) $(DEMO_COURSE) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
