@@ -83,6 +83,10 @@ def test_each_student_s_best_run_is_chosen_and_ranked_in_sql(gradebook, tmp_path
     without_bound = gradebook.ranked("lenet", check=CHECK, metrics=[(m.name, m.order) for m in METRICS])
     assert without_bound[0].student == "cy" and without_bound[0].values == (0.99, 1.0, 500_000.0)
     assert gradebook.ranked("lenet", check="no_such_check", metrics=[("accuracy", "desc")]) == []
+    latest = {r.student: r for r in gradebook.latest("lenet")}  # labels are stored and read back per check
+    assert [c.labels for c in latest["bob"].checks] == [{"leaderboard_name": "not this check"},
+                                                        {"leaderboard_name": "ada"}]
+    assert latest["bob"].to_json()["checks"][1]["labels"] == {"leaderboard_name": "ada"}
 
 
 def test_students_appear_under_their_chosen_name_or_a_pseudonym_always_told_apart(gradebook, tmp_path):
