@@ -27,14 +27,14 @@ import numpy as np
 
 from grader.compare import EXACT, Comparison, Tolerance, compare, is_finite_number
 from grader.results import Where
-from grader.sandbox.outcomes import (CallTimeout, InputMutated, MissingName, SandboxCrashed, SandboxOutcome,
-                                     StudentError)
+from grader.sandbox.outcomes import (CallOutcome, CallTimeout, InputMutated, MissingName, SandboxCrashed,
+                                     SandboxOutcome, StudentError)
 from grader.sandbox.wire import Remote
 
 #: Everything a check author needs, in one place: course folders import only this module
 #: (and ``grader.compare``, whose names are here too).
 __all__ = [
-    "check", "Check", "CheckContext", "CheckFailed", "Partial", "collect_checks", "check_seed",
+    "check", "Check", "CheckContext", "CheckFailed", "Partial", "Case", "CallOutcome", "collect_checks", "check_seed",
     "expect", "expect_close", "expect_equal", "expect_raises", "expect_tuple",
     "Tolerance", "EXACT", "Comparison", "compare", "is_finite_number",
     "describe", "show", "show_arg", "plain", "call_text", "student_error_text", "as_numpy",
@@ -150,6 +150,14 @@ def check_seed(assignment_seed: int, check_name: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+@dataclass(frozen=True)
+class Case:
+    """One call of a batch (``ctx.calls``): positional and keyword arguments."""
+
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
 @dataclass
 class CheckContext:
     """What a check works with."""
@@ -180,6 +188,18 @@ class CheckContext:
     def student_value(self, name: str):
         """A module-level value of the student's (``ANSWERS``), fetched from the sandbox."""
         return self.student.__grader_value__(name)
+
+    def calls(self, name: str, cases, *, harness: bool = False) -> list[CallOutcome]:
+        """Call the student's ``name`` (the harness's, with ``harness=True``) once per case, all in
+        one round trip to the sandbox; one ``CallOutcome`` per case, in order.
+
+        A case is a tuple of positional arguments, or an ``(args, kwargs)`` pair given as
+        ``Case(args, kwargs)``. Use it for a check's loop over many small cases (hundreds of
+        output sizes): each call alone would pay a round trip."""
+        proxy = self.harness if harness else self.student
+        normalised = [(tuple(case.args), dict(case.kwargs)) if isinstance(case, Case) else (tuple(case), {})
+                      for case in cases]
+        return proxy.__grader_batch__(name, normalised)
 
 
 def expect(condition: bool, message: str) -> None:

@@ -202,6 +202,8 @@ def compare(yours, expected, *, path: str = "result", tol: Tolerance = Tolerance
     dict does not have are ignored; missing ones are reported. A failed comparison carries the
     fingerprint of the whole of what was compared.
     """
+    if _plainly_equal(yours, expected):
+        return _EQUAL
     result = _compare(yours, expected, path=path, tol=tol, check_dtype=check_dtype)
     if result.ok:
         return result
@@ -209,6 +211,21 @@ def compare(yours, expected, *, path: str = "result", tol: Tolerance = Tolerance
     if FIRST_FAILED.get() is None:
         FIRST_FAILED.set(failed.fingerprint)
     return failed
+
+
+_EQUAL = Comparison(True)
+_EXACT_SCALARS = (int, str, type(None))
+
+
+def _plainly_equal(yours, expected) -> bool:
+    """True for two equal values of plain Python types (ints, strings, None, and tuples or lists of
+    them), which every tolerance accepts: the hundreds of output sizes a check compares skip the
+    walk below. Anything else (floats, bools, arrays) takes the walk."""
+    if type(yours) in _EXACT_SCALARS:
+        return type(expected) is type(yours) and yours == expected
+    if type(yours) in (tuple, list) and type(expected) in (tuple, list):
+        return len(yours) == len(expected) and all(_plainly_equal(y, e) for y, e in zip(yours, expected))
+    return False
 
 
 #: The fingerprint of the first comparison that failed in the check being run (the grader resets

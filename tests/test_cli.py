@@ -69,14 +69,37 @@ def test_check_buggy_file_exits_one_and_says_what_is_wrong():
 def test_check_notebook_with_failing_cells_still_grades():
     result = run("check", "perceptron", PERCEPTRON / "correct_nb.ipynb")
     assert result.exit_code == 0, result.output
-    assert "cell 10: ModuleNotFoundError: No module named 'seaborn' (cell 10, line 1)" in result.stdout
-    assert "cell 11: NameError: name 'w_final' is not defined" in result.stdout
+    # Never run, so its cells are named by their place among the code cells, with the line shown.
+    assert ("   • code cell 8: ModuleNotFoundError: No module named 'seaborn' (code cell 8, line 1). Plots are not "
+            "available while grading (seaborn is not installed here), so the rest of this cell did not run; the "
+            "rest of your submission was graded.\n"
+            "     ↳ code cell 8, line 1: import seaborn as sns  # a plot, while I work on it\n") in result.stdout
+    assert ("   • code cell 9: NameError: name 'w_final' is not defined (code cell 9, line 1)\n"
+            "     ↳ code cell 9, line 1: print(w_final)  # scratch cell left over from debugging\n") in result.stdout
 
 
-def test_check_file_with_syntax_error():
+def test_check_file_with_syntax_error_shows_the_line():
     result = run("check", "perceptron", PERCEPTRON / "bug_syntax_error.py")
     assert result.exit_code == 1
-    assert "✗ SyntaxError at line 5: expected ':'" in result.stdout
+    assert result.stdout == (f"perceptron: {PERCEPTRON / 'bug_syntax_error.py'} — 0 / 17 points\n"
+                             "✗ SyntaxError at line 5: expected ':'\n"
+                             "  ↳ line 5: def step(z)\n"
+                             "Nothing could be graded: fix this first.\n")
+
+
+def test_check_empty_file_and_file_for_another_assignment(tmp_path):
+    empty = run("check", "perceptron", write(tmp_path / "perceptron.py", "\n"))
+    assert empty.exit_code == 1
+    assert empty.stdout == (f"perceptron: {tmp_path / 'perceptron.py'} — 0 / 17 points\n"
+                            "✗ the file is empty: save your work in your editor, then submit the saved file again\n"
+                            "Nothing could be graded: fix this first.\n")
+    other = run("check", "conv", PERCEPTRON / "correct.py")
+    assert other.exit_code == 1
+    assert other.stdout == (f"conv: {PERCEPTRON / 'correct.py'} — 0 / 31 points\n"
+                            "✗ the file defines none of conv's functions (conv_output_size, conv2d_output_shape, "
+                            "pool2d_output_shape, …) but it defines perceptron's (step, activation, extend, …): is it "
+                            "the file for perceptron?\n"
+                            "Nothing could be graded: fix this first.\n")
 
 
 def test_check_broken_notebook(tmp_path):

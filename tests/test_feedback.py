@@ -41,7 +41,8 @@ def step(z):
     from numpy.linalg import nope
     return nope(z)
 '''
-# The same failure in a notebook (cell 3, line 2), plus hostile markdown and a saved HTML output.
+# The same failure in a notebook (its second code cell, saved as In [2]: line 2), plus hostile markdown
+# and a saved HTML output.
 DEEP_STEP_CELL = "def step(z):\n    return np.linalg.inv(np.zeros((2, 2)))"
 
 
@@ -57,6 +58,8 @@ def deep_notebook(path: Path) -> Path:
     notebook.cells.append(nbformat.v4.new_code_cell("show()", outputs=[
         nbformat.v4.new_output("display_data", data={"text/html": "<b>saved</b><script>alert('saved output')</script>"}),
         nbformat.v4.new_output("display_data", data={"application/javascript": "alert('js output')"})]))
+    for count, cell in enumerate((c for c in notebook.cells if c.cell_type == "code"), start=1):
+        cell.execution_count = count  # saved after running from the top
     nbformat.write(notebook, str(path))
     return path
 
@@ -129,7 +132,7 @@ def test_student_errors_point_at_the_students_line_never_at_numpy_or_the_grader(
         "step() raised LinAlgError: Singular matrix (deep_numpy.py, line 5)"
     assert deep["step_is_strict_at_zero"].status == "error"
     nb = {c.name: c for c in graded.results["deep_nb"].checks}
-    assert nb["step_is_strict_at_zero"].message == "step() raised LinAlgError: Singular matrix (cell 3, line 2)"
+    assert nb["step_is_strict_at_zero"].message == "step() raised LinAlgError: Singular matrix (In [2], line 2)"
     for student, result in graded.results.items():
         if student == "bad_import":
             continue  # see test_import_error_messages_name_no_install_paths
@@ -161,11 +164,13 @@ def test_import_error_messages_name_no_install_paths(graded):
 
 def test_failure_in_a_notebook_links_to_its_cell_in_the_annotated_copy(graded):
     page = read(graded, "deep_nb.html")
-    assert ('(<a class="where" href="deep_nb.notebook.html#cell-id=cell-3">cell 3, line 2</a>)'
-            '<span class="excerpt">↳ cell 3, line 2: <code>return np.linalg.inv(np.zeros((2, 2)))</code></span>') in page
+    # The label is what Jupyter shows (In [2]); the link goes to the cell by its number among all cells (3).
+    assert ('(<a class="where" href="deep_nb.notebook.html#cell-id=cell-3">In [2], line 2</a>)'
+            '<span class="excerpt">↳ In [2], line 2: <code>return np.linalg.inv(np.zeros((2, 2)))</code></span>') in page
     assert '<a href="deep_nb.notebook.html">deep_nb.notebook.html</a>' in page
     md = read(graded, "deep_nb.md")
-    assert "↳ at [**cell 3, line 2**](deep_nb.notebook.html#cell-id=cell-3): `return np.linalg.inv(np.zeros((2, 2)))`" in md
+    assert ("↳ at [**In \\[2\\], line 2**](deep_nb.notebook.html#cell-id=cell-3): "
+            "`return np.linalg.inv(np.zeros((2, 2)))`") in md
     assert 'id="cell-id=cell-3"' in read(graded, "deep_nb.notebook.html")
 
 
@@ -184,7 +189,7 @@ def test_notebook_copy_has_feedback_after_each_graded_functions_cell(graded):
     nbformat.validate(annotated)
     summary = annotated.cells[0]
     assert summary.id == "feedback-summary" and "**Score: 32 / 32 points**" in summary.source
-    assert ("`cell 10: ModuleNotFoundError: No module named 'seaborn' (cell 10, line 1). Plots are not available "
+    assert ("`code cell 8: ModuleNotFoundError: No module named 'seaborn' (code cell 8, line 1). Plots are not available "
             "while grading (seaborn is not installed here), so the rest of this cell did not run; the rest of "
             "your submission was graded.`") in summary.source
     kept = [c for c in annotated.cells if "grader-feedback" not in c.metadata.get("tags", [])]
@@ -202,8 +207,8 @@ def test_notebook_copy_has_feedback_after_each_graded_functions_cell(graded):
 
     failing = feedback_after(nbformat.read(graded.out / "deep_nb.notebook.ipynb", as_version=4))["cell-3"]
     assert "- ✗ **step_is_strict_at_zero** (0/1)" in failing
-    assert "`step() raised LinAlgError: Singular matrix (cell 3, line 2)`" in failing
-    assert "↳ at [**cell 3, line 2**](#cell-id=cell-3)" in failing
+    assert "`step() raised LinAlgError: Singular matrix (In [2], line 2)`" in failing
+    assert "↳ at [**In \\[2\\], line 2**](#cell-id=cell-3)" in failing
     assert "- ✗ **step_on_random_matrices** (0/1) — hidden check, not passed" in failing
 
     page = read(graded, "correct_nb.notebook.html")
@@ -315,19 +320,19 @@ def test_printed_output_is_capped():
 
 
 def test_places_come_from_the_where_fields_not_from_the_message_text():
-    where = Where("cell 4, line 3", cell=4, line=3, source="return x / 0")
-    checks = [CheckResult("step_is_strict_at_zero", 0.0, 1.0, "error", "step() raised ZeroDivisionError (cell 4, line 3)",
+    where = Where("In [7], line 3", cell=4, line=3, source="return x / 0")  # the label is not the cell's number
+    checks = [CheckResult("step_is_strict_at_zero", 0.0, 1.0, "error", "step() raised ZeroDivisionError (In [7], line 3)",
                           where=where),
               CheckResult("mentions_a_place", 0.0, 1.0, "failed", "see cell 9, line 1 (yours)")]
     report = build_report(result_with(checks=checks, file="/nowhere/ada.ipynb",
-                                      notes=[Note("cell 2: NameError: x", Where("cell 2", cell=2))]))
+                                      notes=[Note("code cell 1: NameError: x", Where("code cell 1", cell=2))]))
     md, page = render_markdown(report, notebook_href="nb.html"), render_html(report, notebook_href="nb.html")
-    assert "↳ at [**cell 4, line 3**](nb.html#cell-id=cell-4): `return x / 0`" in md
-    assert ('(<a class="where" href="nb.html#cell-id=cell-4">cell 4, line 3</a>)'
-            '<span class="excerpt">↳ cell 4, line 3: <code>return x / 0</code></span>') in page
+    assert "↳ at [**In \\[7\\], line 3**](nb.html#cell-id=cell-4): `return x / 0`" in md
+    assert ('(<a class="where" href="nb.html#cell-id=cell-4">In [7], line 3</a>)'
+            '<span class="excerpt">↳ In [7], line 3: <code>return x / 0</code></span>') in page
     # A message that only mentions a place in its words points nowhere: nothing parses messages.
     assert report.checks[1].message.where is None and "cell-id=cell-9" not in md + page
-    assert report.notes[0].where.cell == 2 and '<a class="where" href="nb.html#cell-id=cell-2">cell 2</a>' in page
+    assert report.notes[0].where.cell == 2 and '<a class="where" href="nb.html#cell-id=cell-2">code cell 1</a>' in page
 
 
 def test_lateness_from_a_files_own_time_says_so():

@@ -260,3 +260,14 @@ def test_read_only_opening_reads_and_refuses_writes_on_sqlite_and_postgresql(gra
             gradebook.record(result(content_hash="h2"))
     with Gradebook(gradebook_url) as gradebook:
         assert len(gradebook.history("perceptron", "ann")) == 1
+
+
+def test_text_another_writer_stored_as_invalid_utf8_reads_as_replacement_characters(tmp_path):
+    db = tmp_path / "g.db"
+    with Gradebook.open(str(db)) as gradebook:
+        gradebook.record(result(student="ann"))
+    with sqlite3.connect(db) as raw:  # another tool writes bytes that are not UTF-8 into a text column
+        raw.execute("UPDATE check_results SET message = CAST(X'6F6BFF' AS TEXT)")
+    with Gradebook.open(str(db)) as gradebook:
+        found, = gradebook.latest("perceptron")
+    assert found.checks[0].message == "ok\ufffd"

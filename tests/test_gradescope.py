@@ -156,18 +156,18 @@ def test_notebook_is_graded_with_its_notes(tmp_path, run_library):
     assert data["score"] == 32.0 and report.student == "correct_nb"  # no metadata: the file's stem
     assert "Graded your file correct\\_nb.ipynb." in data["output"]
     assert ("**Notes on your file** (grading went on regardless):\n\n"
-            "- cell 2: IPython syntax not run: %matplotlib inline; \\!pip install numpy\n") in data["output"]
-    assert ("- cell 10: ModuleNotFoundError: No module named 'seaborn' (cell 10, line 1). Plots are not available "
+            "- code cell 1: IPython syntax not run: %matplotlib inline; \\!pip install numpy\n") in data["output"]
+    assert ("- code cell 8: ModuleNotFoundError: No module named 'seaborn' (code cell 8, line 1). Plots are not available "
             "while grading (seaborn is not installed here), so the rest of this cell did not run; the rest of "
             "your submission was graded.\n") in data["output"]
-    assert "- cell 11: NameError: name 'w\\_final' is not defined (cell 11, line 1)" in data["output"]
+    assert "- code cell 9: NameError: name 'w\\_final' is not defined (code cell 9, line 1)" in data["output"]
 
 
 def test_message_naming_a_cell_says_where(tmp_path, run_library):
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# Perceptron"),
         nbformat.v4.new_code_cell((PERCEPTRON / "correct.py").read_text()),
-        nbformat.v4.new_code_cell("def step(z):\n    raise RuntimeError('not *yet* <b>done</b>')\n"),
+        nbformat.v4.new_code_cell("def step(z):\n    raise RuntimeError('not *yet* <b>done</b>')\n", execution_count=5),
     ])
     root = gradescope_root(tmp_path)
     nbformat.write(notebook, str(root / "submission" / "perceptron.ipynb"))
@@ -177,8 +177,8 @@ def test_message_naming_a_cell_says_where(tmp_path, run_library):
     assert checks_by_name(data)["step_is_strict_at_zero"]["output"] == (
         "**step(0) is 0: the threshold is strict (z \\> 0).**\n\n"
         "Not passed: an error (an exception, a missing function or a crash).\n\n"
-        "```text\nstep() raised RuntimeError: not *yet* <b>done</b> (cell 3, line 2)\n```\n\n"
-        "**Where in your file:** cell 3, line 2")
+        "```text\nstep() raised RuntimeError: not *yet* <b>done</b> (In [5], line 2)\n```\n\n"
+        "**Where in your file:** In \\[5\\], line 2")
 
 
 def test_missing_submission_scores_zero_with_a_clear_message(tmp_path, perceptron):
@@ -268,7 +268,8 @@ def test_submission_cannot_write_or_fake_results(tmp_path, isolated, forkserver)
     assert '{"score": 999.0, "output": "full marks, trust me", "tests": []}' in report.result.output
     data = results_of(root)
     assert data["score"] == 32.0
-    assert "999" not in results.read_text() and "trust me" not in results.read_text()
+    # (not merely "999": the content hash in extra_data may hold those digits)
+    assert '"score": 999' not in results.read_text() and "trust me" not in results.read_text()
     assert data["extra_data"]["student"] == "ann@example.edu"
 
 

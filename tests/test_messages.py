@@ -264,9 +264,14 @@ def test_f1_of_the_macro_averages_is_named_as_such(graders):
 
 # --- the file: cells that did not run, plotting imports, NumPy 2 -----------------------------------------
 
-def _notebook(tmp_path: Path, name: str, edit) -> Path:
+def _notebook(tmp_path: Path, name: str, edit, *, counts=None) -> Path:
+    """The perceptron notebook sample, edited; ``counts`` are the execution counts its code cells
+    were saved with (None: never run, as the sample is)."""
     notebook = nbformat.read(SAMPLES / "perceptron" / "correct_nb.ipynb", as_version=4)
     edit(notebook.cells)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    for cell, count in zip(code, counts or [None] * len(code)):
+        cell.execution_count = count
     path = tmp_path / name
     nbformat.write(notebook, str(path))
     return path
@@ -277,16 +282,52 @@ def test_a_function_in_a_cell_with_a_syntax_error_points_at_that_cell(graders, t
         assert cells[6].source.startswith("def perceptron_update(w, x, y):")
         cells[6].source = cells[6].source.replace("def perceptron_update(w, x, y):", "def perceptron_update(w, x, y)")
 
-    result = grade(graders, "perceptron", _notebook(tmp_path, "syntax.ipynb", break_cell))
+    # Saved after running every cell from the top: the cells are named as Jupyter shows them.
+    path = _notebook(tmp_path, "syntax.ipynb", break_cell, counts=range(1, 11))
+    result = grade(graders, "perceptron", path)
     update = next(c for c in result.checks if c.name == "update_on_each_case")
     assert update.message == ("perceptron_update is not defined in your submission because the code that defines "
-                              "it did not run: cell 7: SyntaxError at line 1: expected ':' (cell skipped)")
-    assert update.where == Where("cell 7, line 1", 7, 1, "def perceptron_update(w, x, y)")
+                              "it did not run: In [6]: SyntaxError at line 1: expected ':' (cell skipped)")
+    assert update.where == Where("In [6], line 1", 7, 1, "def perceptron_update(w, x, y)")
     # Called from the student's own train_perceptron, the NameError says where the definition is too.
     assert failed(result)["lecture_worked_example"] == (
-        "train_perceptron() raised NameError: name 'perceptron_update' is not defined (cell 8, line 7). "
-        "perceptron_update is defined in code that did not run: cell 7: SyntaxError at line 1: expected ':' "
+        "train_perceptron() raised NameError: name 'perceptron_update' is not defined (In [7], line 7). "
+        "perceptron_update is defined in code that did not run: In [6]: SyntaxError at line 1: expected ':' "
         "(cell skipped)")
+
+
+def test_a_function_in_a_cell_that_does_not_compile_points_at_that_cell(graders, tmp_path):
+    def nonlocal_at_top(cells):
+        assert cells[2].source.startswith("def step(z):")
+        cells[2].source = "def step(z):\n    nonlocal threshold\n    return int(z > 0)"
+
+    result = grade(graders, "perceptron", _notebook(tmp_path, "nonlocal.ipynb", nonlocal_at_top, counts=range(1, 11)))
+    assert failed(result)["step_is_strict_at_zero"] == (
+        "step is not defined in your submission because the code that defines it did not run: In [2]: SyntaxError at "
+        "line 2: no binding for nonlocal 'threshold' found (cell skipped)")
+
+
+def test_cells_run_out_of_order_after_a_restart_or_never_are_each_named_as_jupyter_shows(graders, tmp_path):
+    def failing_step(cells):
+        assert cells[2].source.startswith("def step(z):")
+        cells[2].source = "def step(z):\n    return 1 / 0"
+
+    # After a restart the magics cell and the plotting cell both ran as In [1]: named by their place;
+    # step's cell ran last, as In [12]; the scratch cell print(w_final) never ran.
+    path = _notebook(tmp_path, "restarted.ipynb", failing_step, counts=[1, 12, 3, 4, 5, 6, 7, 1, None, 9])
+    result = grade(graders, "perceptron", path)
+    strict = next(c for c in result.checks if c.name == "step_is_strict_at_zero")
+    assert strict.message == "step() raised ZeroDivisionError: division by zero (In [12], line 2)"
+    assert strict.where == Where("In [12], line 2", 3, 2, "return 1 / 0")
+    assert [n.text for n in result.notes] == [
+        "code cell 1: IPython syntax not run: %matplotlib inline; !pip install numpy",
+        "code cell 8: ModuleNotFoundError: No module named 'seaborn' (code cell 8, line 1). Plots are not "
+        "available while grading (seaborn is not installed here), so the rest of this cell did not run; the rest "
+        "of your submission was graded.",
+        "code cell 9: NameError: name 'w_final' is not defined (code cell 9, line 1)",
+        "In [9]: IPython syntax not run: %%timeit"]
+    # A note about a whole cell shows the cell's first line, to find it by.
+    assert result.notes[0].where == Where("code cell 1", 2, None, "%matplotlib inline")
 
 
 def test_a_function_the_harness_needs_from_a_skipped_cell_points_at_that_cell(graders, tmp_path):
@@ -297,7 +338,7 @@ def test_a_function_the_harness_needs_from_a_skipped_cell_points_at_that_cell(gr
     result = grade(graders, "training", tmp_path / "loops.ipynb")
     assert failed(result)["one_epoch_parameters"] == (
         "the grader's harness one_epoch() with your code raised NameError: train_one_epoch is not defined in your "
-        "submission. train_one_epoch is defined in code that did not run: cell 5: SyntaxError at line 1: "
+        "submission. train_one_epoch is defined in code that did not run: code cell 4: SyntaxError at line 1: "
         "expected ':' (cell skipped)")
 
 
@@ -308,13 +349,13 @@ def test_a_failed_plotting_import_says_plots_are_not_available_and_the_rest_was_
         cells.append(nbformat.v4.new_code_cell("sns.despine()"))
 
     result = grade(graders, "perceptron", _notebook(tmp_path, "plots.ipynb", plot_first))
-    seaborn = ("cell 6: ModuleNotFoundError: No module named 'seaborn' (cell 6, line 1). Plots are not available "
-               "while grading (seaborn is not installed here), so the rest of this cell did not run; the rest of "
-               "your submission was graded.")
+    seaborn = ("code cell 5: ModuleNotFoundError: No module named 'seaborn' (code cell 5, line 1). Plots are not "
+               "available while grading (seaborn is not installed here), so the rest of this cell did not run; the "
+               "rest of your submission was graded.")
     notes = [n.text for n in result.notes]
     assert seaborn in notes
-    assert ("cell 13: NameError: name 'sns' is not defined (cell 13, line 1). sns comes from the plotting import "
-            "that failed in cell 6: plots are not available while grading.") in notes
+    assert ("code cell 11: NameError: name 'sns' is not defined (code cell 11, line 1). sns comes from the plotting "
+            "import that failed (code cell 5): plots are not available while grading.") in notes
     assert failed(result)["predict_on_lecture_points"] == (
         f"predict is not defined in your submission because the code that defines it did not run: {seaborn}")
 
@@ -362,3 +403,49 @@ def test_numpy_2_removals_say_which_numpy_runs_and_what_to_use(graders, tmp_path
     assert failed(grade(graders, "training", in1d, "correct"))["metrics_every_class_predicted"].endswith(
         f"(training.py, line 94). The grader runs NumPy {NUMPY}, which has no np.in1d (NumPy 2 removed it): use "
         "np.isin instead.")
+
+
+# --- the file itself: empty, or for another assignment -------------------------------------------------
+
+def test_a_file_for_another_bundled_assignment_says_which(graders):
+    result = grade(graders, "perceptron", SAMPLES / "conv" / "correct.py")
+    assert (result.status, result.fault, result.score) == ("error", "submission", 0)
+    assert result.error == (
+        "the file defines none of perceptron's functions (step, activation, extend, …) but it defines conv's "
+        "(conv_output_size, conv2d_output_shape, pool2d_output_shape, …): is it the file for conv?")
+    notebook = grade(graders, "conv", SAMPLES / "perceptron" / "correct_nb.ipynb")
+    assert notebook.error == (
+        "the file defines none of conv's functions (conv_output_size, conv2d_output_shape, pool2d_output_shape, …) "
+        "but it defines perceptron's (step, activation, extend, …): is it the file for perceptron?")
+
+
+def test_a_file_that_defines_none_of_the_functions_asks_whether_it_is_for_another_assignment(graders, tmp_path):
+    demo = write(tmp_path / "scratch.py", "import numpy as np\n\n\ndef helper(x):\n    return x\n\n\nprint(helper(2))\n")
+    assert grade(graders, "training", demo).error == (
+        "the file defines none of training's functions (build_mlp, NeuralNetRegressor, train_one_epoch, …); "
+        "is it the file for another assignment?")
+
+
+def test_a_file_with_some_of_the_assignment_is_graded_not_turned_away(graders, tmp_path):
+    # Only the quiz of backprop answered: ANSWERS is one of the stub's names, so it is backprop's file.
+    quiz = write(tmp_path / "quiz.py", "ANSWERS = {'q1': -12.0}\n")
+    result = grade(graders, "backprop", quiz)
+    assert result.status == "graded" and result.error is None
+    assert failed(result)["affine_forward_2d"] == "affine_forward is not defined in your submission"
+    # A file of plain statements is no other assignment's: it runs, and each check says what is missing.
+    script = write(tmp_path / "script.py", "import numpy as np\n\nw = np.zeros(3)\nprint(w)\n")
+    result = grade(graders, "perceptron", script)
+    assert result.status == "graded" and failed(result)["step_is_strict_at_zero"] == "step is not defined in your submission"
+    # One function of perceptron is enough, even among conv's.
+    mixed = write(tmp_path / "mixed.py", (SAMPLES / "conv" / "correct.py").read_text() + "\n\ndef step(z):\n    return 0\n")
+    assert grade(graders, "perceptron", mixed).status == "graded"
+
+
+def test_an_empty_file_says_the_file_is_empty(graders, tmp_path):
+    empty = grade(graders, "perceptron", write(tmp_path / "perceptron.py", ""))
+    assert (empty.status, empty.fault, empty.error) == (
+        "error", "submission", "the file is empty: save your work in your editor, then submit the saved file again")
+    blank = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Perceptron"), nbformat.v4.new_code_cell("")])
+    nbformat.write(blank, str(tmp_path / "perceptron.ipynb"))
+    assert grade(graders, "perceptron", tmp_path / "perceptron.ipynb").error == (
+        "the notebook has no code: save your notebook in Jupyter, then submit the saved file again")

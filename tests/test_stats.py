@@ -173,7 +173,7 @@ def test_a_missing_gradebook_or_an_assignment_without_grades_is_one_line(tmp_pat
     missing = CliRunner().invoke(cli, ["stats", "demo", "--db", str(tmp_path / "typo.db")])
     assert missing.exit_code == 1
     assert missing.output == (f"GradebookError: no gradebook at {tmp_path / 'typo.db'}; grade something first "
-                              f"(grader grade ASSIGNMENT ... --db {tmp_path / 'typo.db'})\n")
+                              "(grader grade demo ...)\n")
     assert not (tmp_path / "typo.db").exists()
     db = _small_class(tmp_path / "g.db")
     none = CliRunner().invoke(cli, ["stats", "perceptron", "--db", str(db)])

@@ -38,7 +38,7 @@ def stats(ctx: click.Context, assignment: str, out: Path | None, db: str, as_jso
     from grader.reports.analytics.stats import class_stats
     from grader.reports.terminal import console
 
-    with ReadOnlyGradebook(db) as gradebook:
+    with ReadOnlyGradebook(db, assignment) as gradebook:
         figures = class_stats(gradebook, assignment)
     if out is not None:
         from grader.reports.analytics.page import render_stats_html
@@ -113,7 +113,7 @@ def similar(ctx: click.Context, assignment: str, out: Path | None, threshold: fl
         stub, title = spec.stub_path, spec.title
     except AssignmentError:  # graded with another course folder: no stub to subtract (a note says so)
         stub, title = None, assignment
-    with ReadOnlyGradebook(db) as gradebook:
+    with ReadOnlyGradebook(db, assignment) as gradebook:
         found = find_pairs(gradebook, assignment, stub=stub, threshold=threshold, min_bits=min_bits)
     if out is not None:
         from grader.reports.analytics.similar_page import render_similar_html

@@ -25,7 +25,8 @@ EXIT_OK, EXIT_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 class GraderGroup(click.Group):
     """Maps outcomes to exit codes: 0 done, 1 a usage or input error (one line, ``ErrorName: message``),
-    2 a bug in the grader (with its traceback), 130 interrupted."""
+    2 a bug in the grader (with its traceback), 130 interrupted; ``grader grade`` also exits 3
+    when it finished but the grader failed on some submissions (``cli.grade.EXIT_GRADER_FAULTS``)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:

@@ -17,9 +17,7 @@ FORMATS = ["csv", "json", "canvas", "moodle", "blackboard"]
 def _gradebook_results(db: str, assignment: str):
     from grader.gradebook import Gradebook
 
-    if "://" not in db and not Path(db).is_file():
-        raise GradebookError(f"no gradebook at {db}; grade something first (grader grade {assignment} ...)")
-    with Gradebook.open(db) as gradebook:
+    with Gradebook.open(db, must_exist=True, read_only=True, check=True, assignment=assignment) as gradebook:
         return gradebook.latest(assignment)
 
 

@@ -80,6 +80,9 @@ def _switch_to_wal(cursor, busy_timeout_ms: int) -> None:
 
 def sqlite_pragmas(busy_timeout_ms: int, *, read_only: bool = False):
     def on_connect(dbapi_connection, _record) -> None:
+        # Text another writer stored as bytes that are not UTF-8 reads as U+FFFD, not as an error
+        # that would stop an export or feedback for the whole class.
+        dbapi_connection.text_factory = lambda data: data.decode("utf-8", "replace")
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         if not read_only:

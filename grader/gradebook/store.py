@@ -94,12 +94,16 @@ class Gradebook:
         return self._where
 
     @classmethod
-    def open(cls, db: str, *, must_exist: bool = False, read_only: bool | None = None, **options) -> "Gradebook":
+    def open(cls, db: str, *, must_exist: bool = False, read_only: bool | None = None, assignment: str | None = None,
+             **options) -> "Gradebook":
         """The gradebook ``--db`` names (a SQLite path or a URL). ``must_exist``: a SQLite file that
-        is not there is an error rather than a new gradebook. ``read_only`` None (the default):
-        read-only when the file cannot be written (``chmod 444``, a read-only mount)."""
+        is not there is an error rather than a new gradebook (the command's ``assignment``, if it
+        has one, goes into the hint). ``read_only`` None (the default): read-only when the file
+        cannot be written (``chmod 444``, a read-only mount)."""
         path = sqlite_path(database_url(db))
         if must_exist and path is not None and not path.is_file():
+            if assignment is not None:
+                raise GradebookError(f"no gradebook at {db}; grade something first (grader grade {assignment} ...)")
             raise GradebookError(f"no gradebook at {db}; grading creates one (grader grade ASSIGNMENT ... --db {db})")
         if read_only is None:
             read_only = path is not None and path.is_file() and not_writable(path)
@@ -114,8 +118,16 @@ class Gradebook:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _errors(self):
+    def errors(self):
+        """Database failures inside the block as one readable ``GradebookError``."""
         return translated_errors(self._where, self._busy_timeout_ms)
+
+    _errors = errors
+
+    @property
+    def engine(self) -> Engine:
+        """The database engine, for read-only queries of the reports (analytics)."""
+        return self._engine
 
     # --- writing -----------------------------------------------------------------------------
 

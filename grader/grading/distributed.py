@@ -17,14 +17,13 @@ whose copy of the assignment differs from the coordinator's refuses to grade it:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from grader.course.assignment import COURSE_ENV, Assignment, get_assignment
+from grader.course.assignment import COURSE_ENV, Assignment, assignment_version, get_assignment
 from grader.errors import AssignmentError, ClusterError, UsageError
 from grader.grading.grader import Grader
 from grader.results import SubmissionResult
@@ -47,16 +46,9 @@ WORKERS_TIMEOUT = 60
 
 
 def assignment_fingerprint(course_root: Path, name: str) -> str:
-    """sha256 over an assignment's files and its reference: equal on two machines, equal grading."""
-    digest = hashlib.sha256()
-    folder = course_root / "assignments" / name
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                   and not p.name.startswith("."))
-    for path in files + [course_root / "reference" / f"{name}.py"]:
-        digest.update(str(path.relative_to(course_root)).encode() + b"\0")
-        digest.update(path.read_bytes() if path.is_file() else b"(missing)")
-        digest.update(b"\0")
-    return digest.hexdigest()
+    """The assignment's version (``grader.course.assignment.assignment_version``) in ``course_root``:
+    equal on two machines, equal grading."""
+    return assignment_version(course_root / "assignments" / name, course_root / "reference" / f"{name}.py")
 
 
 class GraderPlugin(WorkerPlugin):

@@ -12,17 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.course.assignment import Assignment
+from grader.course.assignment import Assignment, list_assignments
 from grader.course.devices import require_device
 from grader.compare import FIRST_FAILED
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
 from grader.errors import AssignmentError, SandboxError
 from grader.grading.failures import ungraded
+from grader.grading.reference_cache import CachedReference
 from grader.results import LABEL_LIMIT, MAX_LABELS, CheckResult, Note, SubmissionResult, Where
 from grader.text import clean, clean_name
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.outcomes import SandboxOutcome
 from grader.sandbox.session import ModuleProxy, SubmissionSandbox
+from grader.intake.names import Expected, expected_from_stub, wrong_assignment
 from grader.intake.submission import Submission, load_submission
 
 
@@ -99,6 +101,15 @@ class Grader:
         self._owns_forkserver = forkserver is None
 
     @functools.cached_property
+    def _reference(self) -> CachedReference:
+        """The reference, its answers remembered across this grader's submissions."""
+        return CachedReference(self.assignment.reference)
+
+    @functools.cached_property
+    def _reference_harness(self) -> "_ReferenceHarness":
+        return _ReferenceHarness(self.assignment.harness_module, self.assignment.reference)
+
+    @functools.cached_property
     def checks(self) -> list[Check]:
         return self.assignment.checks_for(self.visibility)
 
@@ -168,6 +179,19 @@ class Grader:
         """Isolation layers the warm parent found this host does not allow (after ``start``)."""
         return self._forkserver.missing_layers if self._forkserver is not None else []
 
+    @functools.cached_property
+    def expected(self) -> Expected:
+        """The names a file for this assignment defines (its stub's), to recognise a file for another."""
+        return expected_from_stub(self.assignment.name, self.assignment.stub_path)
+
+    def _other_assignments(self) -> list[Expected]:
+        """The names of the course's other assignments (asked only of a file that defines none of ours)."""
+        try:
+            others = list_assignments(self.assignment.directory.parent.parent)
+        except AssignmentError:
+            return []
+        return [expected_from_stub(a.name, a.stub_path) for a in others if a.name != self.assignment.name]
+
     @property
     def max_score(self) -> float:
         return sum(c.points for c in self.checks)
@@ -215,6 +239,9 @@ class Grader:
         if submission.error is not None:
             return self._ungraded(submission, clean(submission.error), fault="submission",
                                   where=submission.error_where)
+        mismatch = wrong_assignment(submission.defined, self.expected, self._other_assignments)
+        if mismatch is not None:
+            return self._ungraded(submission, mismatch, fault="submission")
         result = SubmissionResult(
             student=submission.student, assignment=self.assignment.name, file=_shown_path(submission.path),
             content_hash=submission.content_hash, score=0.0, max_score=self.max_score,
@@ -239,12 +266,12 @@ class Grader:
         assignment = self.assignment
         context = CheckContext(
             student=ModuleProxy(sandbox, "student"),
-            reference=assignment.reference,
+            reference=self._reference,
             harness=ModuleProxy(sandbox, "harness"),
             rng=np.random.default_rng(check_seed(assignment.seed, check.name)),
             seed=assignment.seed,
             student_id=submission.student,
-            reference_harness=_ReferenceHarness(assignment.harness_module, assignment.reference),
+            reference_harness=self._reference_harness,
             settings=assignment.extra,
         )
         timeout = self.time_limits[check.name]

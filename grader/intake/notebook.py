@@ -120,6 +120,33 @@ def read_notebook(text: str) -> NotebookNode:
     return notebook
 
 
+def code_cell_labels(cells) -> dict[int, str]:
+    """How the student finds each code cell, by its number among all cells (1-based).
+
+    What Jupyter shows beside it: ``In [9]`` when the notebook was saved with that execution
+    count. A cell never run (no count), or one whose count another cell shares too (cells run
+    before and after a kernel restart), is named by its place among the code cells instead:
+    ``code cell 4``. Cells run out of order keep their own counts: that is what the student sees."""
+    counts: dict[int, int] = {}
+    for cell in cells:
+        count = cell.get("execution_count") if cell.get("cell_type") == "code" else None
+        if _is_count(count):
+            counts[count] = counts.get(count, 0) + 1
+    labels: dict[int, str] = {}
+    position = 0
+    for number, cell in enumerate(cells, start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        position += 1
+        count = cell.get("execution_count")
+        labels[number] = f"In [{count}]" if _is_count(count) and counts[count] == 1 else f"code cell {position}"
+    return labels
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def neutralise_ipython(source: str) -> tuple[str | None, list[str]]:
     """Replace IPython-only lines (magics, ``!shell``, ``name?``) by ``pass``; never run them.
 

@@ -3,9 +3,16 @@
 Student text reaches a TA's or a student's terminal only as ``rich.text.Text`` built by
 ``plain``: control characters (ESC, BEL, NUL, CR…) are stripped again here, at render time,
 because gradebook rows stored before text was cleaned may still hold them, and a ``Text`` is
-never parsed for markup (``[red]``, ``[link=…]``) or emoji codes. The consoles highlight
-nothing, so a student's message cannot pick up colours either. Our own markup (marks,
-colours) is built as styles on ``Text``, never by formatting student text into markup.
+never parsed for markup (``[red]``, ``[link=…]``) or emoji codes. Everything printed is
+``Text`` (rich highlights only strings) and the consoles highlight nothing, so neither a
+student's message nor our own sentences pick up colours on ``(d,)``, ``step(0)`` or numbers.
+Our own markup (marks, colours) is built as styles on ``Text``, never by formatting student
+text into markup.
+
+On a terminal, feedback is word-wrapped at its width with a hanging indent: a check's
+continuation lines start under its name, its message under the message's first column, so
+the marks stay alone in their column. A console with ``soft_wrap`` (``console()`` outside a
+terminal: a pipe, a CI log) gets one line per message, whole, for grep and diff.
 """
 
 from __future__ import annotations
@@ -20,6 +27,10 @@ from grader.results import SubmissionResult, format_points
 from grader.text import MESSAGE_LIMIT, clean
 
 MARKS = {"passed": ("✓", "green"), "failed": ("✗", "red"), "error": ("✗", "red"), "timeout": ("⏱", "red")}
+#: Columns before a check's name (`` ✓ ``), a check's message, a note's text (``   • ``).
+CHECK_INDENT, MESSAGE_INDENT, NOTE_INDENT = 3, 5, 5
+#: Narrowest text column wrapping goes down to, however narrow the terminal.
+MIN_COLUMN = 20
 
 
 def plain(text, *, style: str = "", multiline: bool = True, limit: int = MESSAGE_LIMIT) -> Text:
@@ -35,7 +46,7 @@ def console(stderr: bool = False) -> Console:
     probe = Console(stderr=stderr, highlight=False)
     if probe.is_terminal:
         return probe
-    return Console(stderr=stderr, width=140, no_color=True, highlight=False, emoji=False)
+    return Console(stderr=stderr, width=140, no_color=True, highlight=False, emoji=False, soft_wrap=True)
 
 
 def _line(*parts) -> Text:
@@ -59,30 +70,58 @@ def assignment_table(assignments: list[Assignment]) -> Table:
     return table
 
 
+def hanging(out: Console, first: Text | str, body: Text, *, indent: int | None = None) -> None:
+    """Print ``first`` then ``body``, word-wrapped at the console's width, every further line
+    (the body's own lines too) starting ``indent`` columns in (default: under the body's start)."""
+    first = Text(first) if isinstance(first, str) else first
+    indent = first.cell_len if indent is None else indent
+    if out.soft_wrap:  # not a terminal: the message whole, its own lines indented
+        lines = body.split("\n", allow_blank=True)
+    else:
+        lines = body.wrap(out, max(out.width - indent, MIN_COLUMN))
+    for number, line in enumerate(lines):
+        line.rstrip()
+        start = first if number == 0 else Text(" " * indent)
+        out.print(Text.assemble(start, line), soft_wrap=True, highlight=False, markup=False, emoji=False)
+
+
+def _place(out: Console, where, text: str, indent: int) -> None:
+    """``↳ In [9], line 2: the line`` under a message: the student's line it points at (or a cell's
+    first line), unless the message already quotes it."""
+    if where is None or not where.source or where.source in text:
+        return
+    hanging(out, Text(" " * indent + "↳ ", style="dim"),
+            Text.assemble(plain(where.label, multiline=False), ": ", plain(where.source, multiline=False)))
+
+
 def feedback(out: Console, result: SubmissionResult, *, hidden_checks: int = 0) -> None:
     """Per-check feedback for one submission, as a student reads it."""
-    out.print(_line(plain(result.assignment, style="bold", multiline=False), ": ",
-                    plain(result.file, multiline=False), " — ",
-                    (f"{format_points(result.score)} / {format_points(result.max_score)}", "bold"), " points"))
+    hanging(out, "", _line(plain(result.assignment, style="bold", multiline=False), ": ",
+                           plain(result.file, multiline=False), " — ",
+                           (f"{format_points(result.score)} / {format_points(result.max_score)}", "bold"), " points"),
+            indent=2)
     if result.error:
-        out.print(_line(("✗ ", "red"), plain(result.error, style="red")))
-        out.print("Nothing could be graded: fix this first.", markup=False)
+        hanging(out, Text("✗ ", style="red"), plain(result.error, style="red"))
+        _place(out, result.error_where, result.error, 2)
+        hanging(out, "", Text("Nothing could be graded: fix this first."))
         return
     for check in result.checks:
         mark, colour = MARKS.get(check.status, ("?", ""))
-        line = _line(" ", (mark, colour), " ", plain(check.name, multiline=False),
+        head = _line(plain(check.name, multiline=False),
                      f" ({format_points(check.score)}/{format_points(check.max_score)})")
         if check.description:
-            line.append_text(_line(" — ", plain(check.description, multiline=False)))
-        out.print(line)
+            head.append_text(_line(" — ", plain(check.description, multiline=False)))
+        hanging(out, _line(" ", (mark, colour), " "), head, indent=CHECK_INDENT)
         if check.message:
-            out.print(_line("     ", plain(check.message)), soft_wrap=True)
+            hanging(out, " " * MESSAGE_INDENT, plain(check.message))
+            _place(out, check.where, check.message, MESSAGE_INDENT)
     if result.notes:
-        out.print(_line(("Notes on your file", "yellow"), " (grading went on regardless):"))
+        hanging(out, "", _line(("Notes on your file", "yellow"), " (grading went on regardless):"))
         for note in result.notes:
-            out.print(_line("   • ", plain(note.text)), soft_wrap=True)
+            hanging(out, "   • ", plain(note.text), indent=NOTE_INDENT)
+            _place(out, note.where, note.text, NOTE_INDENT)
     if hidden_checks:
-        out.print(f"When graded, {hidden_checks} more hidden check(s) of the same functions run too.", markup=False)
+        hanging(out, "", Text(f"When graded, {hidden_checks} more hidden check(s) of the same functions run too."))
 
 
 def _problems(result: SubmissionResult) -> str:
@@ -115,18 +154,18 @@ def validation(out: Console, report) -> None:
     out.print(_line(plain(report.assignment, style="bold", multiline=False), ": ", verdict))
     for finding in report.findings:
         mark = ("✓", "green") if finding.ok else ("✗", "red")
-        line = _line(" ", mark, " ", plain(finding.what))
+        line = plain(finding.what)
         if finding.detail:
             line.append_text(_line(" — ", plain(finding.detail)))
-        out.print(line, soft_wrap=True)
+        hanging(out, _line(" ", mark, " "), line, indent=CHECK_INDENT)
 
 
 def doctor(out: Console, report) -> None:
     out.print(_line(f"Python {report.python} (", plain(report.python_executable, multiline=False),
                     f"), numpy {report.numpy}, torch {report.torch}; ", plain(report.platform, multiline=False)))
     out.print(_line("Sandbox start-up: ", plain(report.startup_mode, multiline=False)))
-    out.print(f"Identity: {report.identity_mode}" + (f"; one sandbox takes {report.sandbox_ms:g} ms to fork, "
-                                                     "run and reap" if report.sandbox_ms else ""), markup=False)
+    out.print(Text(f"Identity: {report.identity_mode}" + (f"; one sandbox takes {report.sandbox_ms:g} ms to fork, "
+                                                          "run and reap" if report.sandbox_ms else "")))
     table = Table(title="Isolation layers")
     table.add_column("layer")
     table.add_column("here")
@@ -137,7 +176,7 @@ def doctor(out: Console, report) -> None:
                       plain(layer.detail))
     out.print(table)
     if report.isolated:
-        out.print("All required layers work: grader grade runs fully isolated here.", markup=False)
+        out.print(Text("All required layers work: grader grade runs fully isolated here."))
     else:
         out.print(Text(f"Missing: {', '.join(report.missing_names)}. grader grade refuses to run here "
                        "unless given --insecure; grader check runs with a warning.", style="red"))

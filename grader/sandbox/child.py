@@ -192,22 +192,18 @@ class Session:
             return None
         return namespace[name]
 
-    def call(self, request: dict, blobs: list[bytes]) -> None:
+    def _function(self, request: dict):
+        """The function a call or batch request names, or the answer to send when there is none."""
         target, name = request["target"], request["name"]
         function = self._lookup(target, name)
         if function is None:
-            self.reply({"missing": name})
-            return
+            return None, {"missing": name}
         if not callable(function):
-            self.reply({"not_callable": name, "type": type(function).__name__})
-            return
-        decoder = Decoder(blobs, resolve=self.handles.resolve)
-        try:
-            args = decoder.decode(request["args"])
-            kwargs = decoder.decode(request["kwargs"])
-        except WireError as exc:
-            self.reply({"protocol_error": str(exc)})
-            return
+            return None, {"not_callable": name, "type": type(function).__name__}
+        return function, None
+
+    def _invoke(self, function, target: str, args, kwargs, encoder: Encoder) -> dict:
+        """Run one call; what it returned (encoded into ``encoder``) or raised, as an answer."""
         if target == "harness":
             args = [self.module, *args]
         snapshots: list = []
@@ -218,13 +214,48 @@ class Session:
         try:
             result = function(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - report, never die, whatever the student raised
-            self.reply({"raised": _exception_report(exc, self.submission_files),
-                       "elapsed": time.perf_counter() - started})
-            return
+            return {"raised": _exception_report(exc, self.submission_files), "elapsed": time.perf_counter() - started}
         elapsed = time.perf_counter() - started
         mutated = [path for path, array, before in snapshots
                    if array.shape != before.shape or not np.array_equal(array, before, equal_nan=True)]
-        self.reply_value(result, mutated=mutated, elapsed=elapsed)
+        mark = len(encoder.blobs)
+        try:
+            return {"value": encoder.encode(result), "mutated": mutated, "elapsed": elapsed}
+        except (WireError, RecursionError) as exc:
+            del encoder.blobs[mark:]  # what this value had put there is not referenced by anything
+            return {"unsupported": str(exc), "elapsed": elapsed}
+
+    def call(self, request: dict, blobs: list[bytes]) -> None:
+        function, answer = self._function(request)
+        if function is None:
+            self.reply(answer)
+            return
+        decoder = Decoder(blobs, resolve=self.handles.resolve)
+        try:
+            args = decoder.decode(request["args"])
+            kwargs = decoder.decode(request["kwargs"])
+        except WireError as exc:
+            self.reply({"protocol_error": str(exc)})
+            return
+        encoder = Encoder(keep=self.handles.keep)
+        self.reply(self._invoke(function, request["target"], args, kwargs, encoder), encoder.blobs)
+
+    def batch(self, request: dict, blobs: list[bytes]) -> None:
+        """Many calls of one function in one request, their answers in one reply: a check's
+        loop over cases pays one round trip instead of one per case."""
+        function, answer = self._function(request)
+        if function is None:
+            self.reply(answer)
+            return
+        decoder = Decoder(blobs, resolve=self.handles.resolve)
+        try:
+            cases = decoder.decode(request["cases"])
+        except WireError as exc:
+            self.reply({"protocol_error": str(exc)})
+            return
+        encoder = Encoder(keep=self.handles.keep)
+        results = [self._invoke(function, request["target"], args, kwargs, encoder) for args, kwargs in cases]
+        self.reply({"results": results}, encoder.blobs)
 
     def value(self, request: dict) -> None:
         name = request["name"]
@@ -255,6 +286,8 @@ class Session:
                 self.load(request)
             elif op == "call":
                 self.call(request, blobs)
+            elif op == "batch":
+                self.batch(request, blobs)
             elif op == "value":
                 self.value(request)
             elif op == "exit":

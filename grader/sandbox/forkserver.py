@@ -158,12 +158,40 @@ class ForkServer:
             raise SandboxError("the sandbox parent exited unexpectedly")
         return json.loads(reply)
 
-    def spawn(self, channel_fd: int, output_fd: int, request: dict) -> int:
-        """Fork a sandboxed child serving on ``channel_fd``; returns its pid (= its process group)."""
-        reply = self._ask(dict(request, op="spawn"), [channel_fd, output_fd])
-        if "pid" not in reply:
+    def spawn(self, request: dict) -> tuple[int, socket.socket, int]:
+        """A sandboxed child for ``request``: its pid (= its process group), the grader's end of
+        its control channel and the read end of its output pipe."""
+        reply, fds = self._ask_for_fds(dict(request, op="spawn"))
+        if "pid" not in reply or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
             raise SandboxError(f"the sandbox parent could not start a sandbox: {reply.get('error')}")
-        return int(reply["pid"])
+        return int(reply["pid"]), socket.socket(fileno=fds[0]), fds[1]
+
+    def _ask_for_fds(self, request: dict) -> tuple[dict, list[int]]:
+        if self._socket is None:
+            raise SandboxError("the sandbox parent is not running")
+        if not self._ready:
+            self.wait_ready()
+        with self._lock:
+            try:
+                self._socket.send(json.dumps(request).encode())
+                reply, fds, _flags, _addr = socket.recv_fds(self._socket, 1 << 16, 2)
+            except OSError as exc:
+                raise SandboxError(f"lost the sandbox parent: {exc}") from None
+        if not reply:
+            raise SandboxError("the sandbox parent exited unexpectedly")
+        return json.loads(reply), list(fds)
+
+    def discard(self, pid: int) -> None:
+        """Kill and reap a child whose exit status nobody needs, without waiting for it."""
+        if self._socket is None:
+            return
+        with self._lock:
+            try:
+                self._socket.send(json.dumps({"op": "discard", "pid": pid}).encode())
+            except OSError:
+                pass  # the warm parent is gone, and its children with it
 
     def wait(self, pid: int, grace: float = 0.0) -> tuple[int, float]:
         """Give a child ``grace`` seconds to exit, then kill its process group and reap it.
@@ -171,6 +199,11 @@ class ForkServer:
         Returns the child's raw wait status and the CPU seconds it used."""
         reply = self._ask({"op": "wait", "pid": pid, "grace": grace})
         return int(reply["status"]), float(reply.get("cpu", 0.0))
+
+    @property
+    def warm_parent_pid(self) -> int | None:
+        """The warm parent's pid (the sandboxes' parent), while it runs."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def running(self) -> bool:

@@ -83,3 +83,24 @@ class ReplyLimit(SandboxOutcome):
     """The submission's answers were larger than the assignment allows."""
 
     reason = "reply_limit"
+
+
+class CallOutcome:
+    """How one call of a batch ended: its ``value``, or the ``error`` it ended in (a
+    ``SandboxOutcome``: what a single call would have raised). ``get()`` is the value or raises."""
+
+    __slots__ = ("value", "error")
+
+    def __init__(self, value=None, error: SandboxOutcome | None = None):
+        self.value = value
+        self.error = error
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def get(self):
+        """The value, or raise the error, as calling the function alone would have."""
+        if self.error is not None:
+            raise self.error
+        return self.value

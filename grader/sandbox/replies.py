@@ -14,6 +14,7 @@ Event shapes (what ``grader.sandbox.child`` sends):
               {"seq": N, "raised": ERROR, "elapsed": S} | {"seq": N, "unsupported": TEXT}
               {"seq": N, "value": VALUE, "mutated": [PATH], "elapsed": S} + blobs
               {"seq": N, "protocol_error": TEXT}
+    a batch   {"seq": N, "results": [one answer above per case, without "seq"]} + blobs (shared)
     ERROR     {"type": NAME, "mro": [NAME], "message": TEXT, "file": NAME | null, "line": L | null,
                "name": NAME | null}   (name: the module, variable or attribute an ImportError,
                                        NameError or AttributeError is about)
@@ -144,16 +145,45 @@ def load_event(header: dict, *, units: int, after: int | None) -> UnitStarted | 
 
 def reply(header: dict, blobs: list[bytes], *, seq: int, allow_tensors: bool) -> Reply:
     """The answer to request ``seq``, checked and with its value decoded."""
+    _check_seq(header, seq)
+    return _answer(header, Decoder(blobs, allow_tensors=allow_tensors))
+
+
+def batch_reply(header: dict, blobs: list[bytes], *, seq: int, allow_tensors: bool, cases: int) -> list[Reply]:
+    """The answers to batch request ``seq``: one per case, in order (each checked as a single
+    answer is; all of them share one decoder, so one bound on the parts of the whole reply);
+    a single answer (``missing``, ``not_callable``, ``protocol_error``) stands for every case."""
+    _check_seq(header, seq)
+    decoder = Decoder(blobs, allow_tensors=allow_tensors)
+    if "results" not in header:
+        single = _answer(header, decoder)
+        if single.kind in ("value", "raised", "unsupported"):
+            raise _invalid("a single answer to a batch of calls")
+        return [single] * cases
+    results = header["results"]
+    if not isinstance(results, list) or len(results) != cases:
+        raise _invalid(f"{len(results) if isinstance(results, list) else 'no'} answers to {cases} calls")
+    answers = [_answer(result, decoder) for result in results]
+    if any(answer.kind not in ("value", "raised", "unsupported") for answer in answers):
+        raise _invalid("an answer to one call of a batch that only a whole request can have")
+    return answers
+
+
+def _check_seq(header, seq: int) -> None:
     if not isinstance(header, dict):
         raise _invalid("a message that is not an object")
     if header.get("seq") != seq or isinstance(header.get("seq"), bool):
         raise _invalid("an answer to a request that was not asked")
+
+
+def _answer(header, decoder: Decoder) -> Reply:
+    if not isinstance(header, dict):
+        raise _invalid("an answer that is not an object")
     elapsed = _seconds(header.get("elapsed"))
     if "value" in header:
         mutated = header.get("mutated") or []
         if not isinstance(mutated, list):
             raise _invalid("a bad list of modified arguments")
-        decoder = Decoder(blobs, allow_tensors=allow_tensors)
         try:
             value = decoder.decode(header["value"])
         except (WireError, RecursionError) as exc:
@@ -167,7 +197,7 @@ def reply(header: dict, blobs: list[bytes], *, seq: int, allow_tensors: bool) ->
     if "not_callable" in header:
         return Reply("not_callable", text=_text(header.get("type"), "a type name", 200))
     if "unsupported" in header:
-        return Reply("unsupported", text=_text(header["unsupported"], "a reason", 500))
+        return Reply("unsupported", text=_text(header["unsupported"], "a reason", 500), elapsed=elapsed)
     if "protocol_error" in header:
         return Reply("protocol_error", text=_text(header["protocol_error"], "a reason", 500))
     raise _invalid("an answer of no known kind")

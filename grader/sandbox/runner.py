@@ -50,19 +50,33 @@ class _OutputCapture(threading.Thread):
         return text
 
 
-class _DeadlineReader:
-    """A file-like reader over a socket that gives up at an absolute deadline."""
+class _BufferedReader:
+    """A file-like reader over a socket, with a buffer of its own that outlives one frame: a
+    frame (its length, header and small blobs) usually arrives in one segment, which one
+    ``recv`` then takes whole, instead of one call for the length, one for the header and one
+    per blob. Every wait ends at the absolute ``deadline`` of the current read."""
 
-    def __init__(self, sock: socket.socket, deadline: float):
+    CHUNK = 1 << 16
+
+    def __init__(self, sock: socket.socket):
         self._sock = sock
-        self._deadline = deadline
+        self._buffer = bytearray()
+        self.deadline = float("inf")
 
     def read(self, count: int) -> bytes:
-        remaining = self._deadline - time.monotonic()
+        if not self._buffer:
+            self._fill(count)
+        taken = bytes(self._buffer[:count])
+        del self._buffer[:count]
+        return taken
+
+    def _fill(self, wanted: int) -> None:
+        remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise socket.timeout()
         self._sock.settimeout(remaining if remaining != float("inf") else None)
-        return self._sock.recv(min(count, 1 << 20))
+        # A large blob is read straight through (up to 1 MiB per call); small frames, whole.
+        self._buffer += self._sock.recv(min(max(wanted, self.CHUNK), 1 << 20))
 
 
 def describe_exit(status: int, limits: Limits, cpu_seconds: float = 0.0) -> tuple[str, str]:
@@ -112,14 +126,9 @@ class Sandbox:
             if self._forkserver.slot_uid is not None:
                 os.chown(self.scratch, self._forkserver.slot_uid, self._forkserver.slot_uid)
             request["scratch"] = self.scratch
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        out_read, out_write = os.pipe()
-        try:
-            self.pid = self._forkserver.spawn(theirs.fileno(), out_write, request)
-        finally:
-            theirs.close()
-            os.close(out_write)
+        self.pid, ours, out_read = self._forkserver.spawn(request)
         self._socket = ours
+        self._reader = _BufferedReader(ours)
         self._output = _OutputCapture(out_read, self._limits.output_bytes)
         self._output.start()
         return self
@@ -147,7 +156,8 @@ class Sandbox:
         assert self._socket is not None
         limits = self._limits
         try:
-            return read_frame(_DeadlineReader(self._socket, deadline), limits.reply_mb * MIB,
+            self._reader.deadline = deadline
+            return read_frame(self._reader, limits.reply_mb * MIB,
                               limits.reply_header_kb * 1024)
         except socket.timeout:
             self._timed_out()
@@ -172,18 +182,24 @@ class Sandbox:
         """What the student's code printed so far (capped)."""
         return self._output.text() if self._output else ""
 
-    def kill(self, grace: float = 0.0) -> None:
+    def kill(self, grace: float = 0.0, *, need_status: bool = True) -> None:
         """Kill the child and everything it started, reap it, remove its scratch dir (if any).
 
         In its own PID namespace, killing the child kills every process in it; otherwise its
         process group is killed (twice: by the warm parent when it reaps, and from here).
 
         With ``grace``, the child gets that many seconds to exit by itself first, so that
-        its own exit status (a segfault, an exit code) is what gets reported.
+        its own exit status (a segfault, an exit code) is what gets reported. Without
+        ``need_status`` (a sandbox simply done with) the warm parent reaps it in the background.
         """
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+        if self.pid is not None and not need_status and not grace and self.scratch is None:
+            # Done with it: the warm parent kills and reaps it while we go on (nothing of it
+            # outlives that: as PID 1 of its namespace it takes every process it started along).
+            self._forkserver.discard(self.pid)
+            self.pid = None
         if self.pid is not None:
             try:
                 status, cpu_seconds = self._forkserver.wait(self.pid, grace=grace)

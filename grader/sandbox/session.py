@@ -21,7 +21,7 @@ from grader.results import Note, Where
 from grader.sandbox import explain, replies
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.limits import MIB, Limits
-from grader.sandbox.outcomes import (CallTimeout, InputMutated, InvalidReply, MissingName, ReplyLimit,
+from grader.sandbox.outcomes import (CallOutcome, CallTimeout, InputMutated, InvalidReply, MissingName, ReplyLimit,
                                      SandboxCrashed, SandboxOutcome, StudentError)
 from grader.sandbox.runner import Sandbox
 from grader.sandbox.wire import Encoder
@@ -159,8 +159,7 @@ class SubmissionSandbox:
         for index in failed:
             unit = self._submission.units[index]
             if error.name in explain.plotting_names(unit):
-                at = "in" if unit.cell is not None else "at"
-                return (f" {error.name} comes from the plotting import that failed {at} {unit.label}: "
+                return (f" {error.name} comes from the plotting import that failed ({unit.label}): "
                         f"plots are not available while grading.")
         # A name the student does define, in code that never ran (a cell with a SyntaxError).
         site = explain.definition_site(self._submission, error.name)
@@ -210,7 +209,7 @@ class SubmissionSandbox:
 
     def close(self) -> None:
         if self._sandbox is not None:
-            self._sandbox.kill()
+            self._sandbox.kill(need_status=False)
             self._output.append(self._sandbox.output())
             self._sandbox = None
 
@@ -226,7 +225,8 @@ class SubmissionSandbox:
 
     # --- requests ----------------------------------------------------------------------------
 
-    def _exchange(self, header: dict, blobs: list[bytes], what: str) -> replies.Reply:
+    def _exchange(self, header: dict, blobs: list[bytes], what: str, cases: int | None = None):
+        """Send one request and read its checked answer (a list of answers for a batch of ``cases``)."""
         if self.budget_left <= 0:
             raise self._budget_spent()
         self.ensure_running()
@@ -236,7 +236,11 @@ class SubmissionSandbox:
         try:
             self._sandbox.send(dict(header, seq=self._seq), blobs, deadline)
             frame, frame_blobs = self._receive(self._sandbox, deadline)
-            answer = replies.reply(frame, frame_blobs, seq=self._seq, allow_tensors=self._allow_tensors)
+            if cases is None:
+                answer = replies.reply(frame, frame_blobs, seq=self._seq, allow_tensors=self._allow_tensors)
+            else:
+                answer = replies.batch_reply(frame, frame_blobs, seq=self._seq, allow_tensors=self._allow_tensors,
+                                             cases=cases)
         except CallTimeout:
             if deadline == self.budget_deadline and self.budget_left <= 0:
                 raise self._budget_spent() from None
@@ -248,7 +252,7 @@ class SubmissionSandbox:
         except (InvalidReply, ReplyLimit) as refused:
             self._sandbox.kill()
             raise type(refused)(f"during {what}, {refused.message}") from None
-        self.student_seconds += answer.elapsed
+        self.student_seconds += answer.elapsed if cases is None else sum(a.elapsed for a in answer)
         return answer
 
     def _outcome(self, answer: replies.Reply, what: str, name: str):
@@ -282,6 +286,24 @@ class SubmissionSandbox:
                   "args": encoder.encode(list(args)), "kwargs": encoder.encode(dict(kwargs))}
         what = f"{name}()" if target == "student" else f"the grader's harness {name}() with your code"
         return self._outcome(self._exchange(header, encoder.blobs, what), what, name)
+
+    def batch(self, target: str, name: str, cases: list[tuple[tuple, dict]]) -> list[CallOutcome]:
+        """Call ``name`` once per ``(args, kwargs)`` case in one round trip; how each call ended.
+
+        The cases share the check's deadline: a case that hangs times the whole batch out."""
+        if not cases:
+            return []
+        encoder = Encoder()
+        header = {"op": "batch", "target": target, "name": name,
+                  "cases": encoder.encode([[list(args), dict(kwargs)] for args, kwargs in cases])}
+        what = f"{name}()" if target == "student" else f"the grader's harness {name}() with your code"
+        outcomes = []
+        for answer in self._exchange(header, encoder.blobs, what, cases=len(cases)):
+            try:
+                outcomes.append(CallOutcome(self._outcome(answer, what, name)))
+            except SandboxOutcome as error:
+                outcomes.append(CallOutcome(error=error))
+        return outcomes
 
     def value(self, name: str):
         return self._outcome(self._exchange({"op": "value", "name": name}, [], f"reading {name}"), name, name)
@@ -319,6 +341,9 @@ class ModuleProxy:
 
     def __grader_value__(self, name: str):
         return self.__sandbox.value(name)
+
+    def __grader_batch__(self, name: str, cases: list[tuple[tuple, dict]]) -> list[CallOutcome]:
+        return self.__sandbox.batch(self.__target, name, cases)
 
 
 __all__ = ["SubmissionSandbox", "ModuleProxy", "SandboxOutcome"]

@@ -92,6 +92,17 @@ class Encoder:
     def encode(self, value, depth: int = 0):
         if depth > 64:
             raise WireError("value is nested more than 64 levels deep")
+        # Exact built-in types first: the common case (sizes, shapes, lists of counts) needs
+        # neither an isinstance ladder nor a look for torch.
+        kind = type(value)
+        if kind is int:
+            return value if -2**63 < value < 2**63 else {"bigint": str(value)}
+        if kind is str or kind is bool or value is None:
+            return value
+        if kind is tuple:
+            return {"tuple": [self.encode(v, depth + 1) for v in value]}
+        if kind is list:
+            return {"list": [self.encode(v, depth + 1) for v in value]}
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, int):

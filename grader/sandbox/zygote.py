@@ -2,8 +2,8 @@
 
 Started by ``ForkServer`` as ``python -I -m grader.sandbox.zygote FD`` with a clean
 environment, in a session of its own. It talks to the grader over the SOCK_SEQPACKET
-socket FD: JSON requests, with the child's two descriptors (control channel, output pipe)
-passed alongside a ``spawn`` request. It holds no reference, no check and no gradebook
+socket FD: JSON requests; a ``spawn`` answer passes the new child's two descriptors (control
+channel, output pipe) to the grader. It holds no reference, no check and no gradebook
 handle: whatever it holds, every student child inherits.
 
 Start-up: the first message is the configuration (warm imports, isolation mode, slot uid,
@@ -13,13 +13,17 @@ isolation layers work (``isolation.Isolation.probe``) and answers
 ``{"ready": true, "layers": [...], ...}``.
 
 Requests: ``{"op": "spawn", "limits": {...}}`` (plus ``"scratch": DIR`` of the host when
-children get no private root) + fds -> ``{"pid": N}``;
-``{"op": "wait", "pid": N}`` -> ``{"status": RAW_WAIT_STATUS}``. End of file on the socket
-(the grader exited or was killed) makes it kill every child it started and exit.
+children get no private root) -> ``{"pid": N}`` with the grader's ends of the child's control
+channel and output pipe passed alongside; ``{"op": "wait", "pid": N, "grace": S}`` ->
+``{"status": RAW_WAIT_STATUS, "cpu": SECONDS}``; ``{"op": "discard", "pid": N}`` (kill and reap,
+no answer). With a private root, the next sandbox is made ahead while the grader runs the
+current one. End of file on the socket (the grader exited or was killed) makes it kill every
+child it started and exit.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -46,6 +50,11 @@ def _warm_up(modules: list[str]) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
+    # Everything imported so far lives as long as the warm parent: move it out of the garbage
+    # collector's generations, so that a child's collections never walk (and, by touching their
+    # reference counts, copy-on-write) the parent's pages: with torch, tens of megabytes.
+    gc.collect()
+    gc.freeze()
 
 
 def _become_sandbox(fds: list[int], request: dict, control: socket.socket, base_vsize: int,
@@ -132,57 +141,128 @@ def main() -> None:
     _serve(control, layers, base_vsize)
 
 
+class _Children:
+    """The sandboxes this warm parent started and has not reaped, and the one it keeps ready.
+
+    A sandbox is made ahead of its submission where children get a private root: forked,
+    isolated and limited, it waits for its first request, so that the next ``spawn`` hands it
+    over at once and the grader never waits for a fork. Nothing in it is the submission's
+    (that arrives with the load request), and each sandbox still serves one submission only.
+    """
+
+    def __init__(self, control: socket.socket, layers: isolation.Isolation, base_vsize: int):
+        self._control = control
+        self._layers = layers
+        self._base_vsize = base_vsize
+        #: Each live child and its host scratch folder (None with a private root), so that if the
+        #: grader dies (even by kill -9) the folders of children it never reaped are removed too.
+        self.live: dict[int, str | None] = {}
+        #: A child made ahead, ready for a request with these limits: (limits, pid, fds to send).
+        self.ready: tuple[dict, int, list[int]] | None = None
+
+    def start(self, request: dict) -> tuple[int, list[int]]:
+        """Fork a sandbox for ``request``; returns its pid and the grader's ends of its channel
+        and output pipe."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out_read, out_write = os.pipe()
+        try:
+            pid = self._layers.fork()
+        except OSError:
+            for fd in (ours.detach(), theirs.detach(), out_read, out_write):
+                os.close(fd)
+            raise
+        if pid == 0:
+            code = 70
+            try:
+                os.close(out_read)
+                ours.close()
+                _become_sandbox([theirs.detach(), out_write], request, self._control, self._base_vsize, self._layers)
+                code = 0
+            except BaseException:  # noqa: BLE001 - the child must never return into this loop
+                try:
+                    traceback.print_exc()
+                except BaseException:  # noqa: BLE001
+                    pass
+            finally:
+                os._exit(code)
+        theirs.close()
+        os.close(out_write)
+        self.live[pid] = request.get("scratch")
+        return pid, [ours.detach(), out_read]
+
+    def spawn(self, request: dict) -> tuple[int, list[int]]:
+        """A sandbox for ``request``: the one made ahead if it fits, else a new one."""
+        limits = request["limits"]
+        if self.ready is not None:
+            ready_limits, pid, fds = self.ready
+            self.ready = None
+            if ready_limits == limits and "scratch" not in request and os.waitpid(pid, os.WNOHANG) == (0, 0):
+                return pid, fds
+            for fd in fds:  # limits changed, or it died waiting (it must never fail a submission)
+                os.close(fd)
+            self.reap(pid, 0.0)
+        return self.start(request)
+
+    def prepare(self, limits: dict) -> None:
+        """Make the next sandbox ahead: only with a private root (a host scratch folder is the
+        grader's to make, per sandbox) and a PID namespace (without one, the running sandbox,
+        under the same uid, could signal the one waiting for the next submission)."""
+        if self.ready is None and self._layers.filesystem and self._layers.pid_namespace:
+            try:
+                pid, fds = self.start({"limits": limits})
+            except OSError:
+                return  # the next spawn forks on demand and reports the failure
+            self.ready = (limits, pid, fds)
+
+    def reap(self, pid: int, grace: float) -> tuple[int, float]:
+        status, cpu = _reap(pid, grace)
+        self.live.pop(pid, None)
+        return status, cpu
+
+    def kill_all(self) -> None:
+        if self.ready is not None:
+            for fd in self.ready[2]:
+                os.close(fd)
+        for pid in self.live:
+            _kill(pid)
+        for pid, scratch in self.live.items():
+            try:
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int) -> None:
     """Fork and reap sandboxes until the grader closes the socket; then kill what is left."""
-    # Each live child and its host scratch folder (None with a private root), so that if the
-    # grader dies (even by kill -9) the folders of the children it never reaped are removed too.
-    children: dict[int, str | None] = {}
+    children = _Children(control, layers, base_vsize)
     while True:
         try:
             message, fds, _flags, _addr = socket.recv_fds(control, 1 << 16, 4)
         except OSError:
             message, fds = b"", []
+        for fd in fds:  # requests carry no descriptors: the warm parent makes each sandbox's own
+            os.close(fd)
         if not message:
             break
         request = json.loads(message)
         if request["op"] == "spawn":
             try:
-                pid = layers.fork()
+                pid, ends = children.spawn(request)
             except OSError as exc:
-                for fd in fds:
-                    os.close(fd)
                 control.send(json.dumps({"error": f"fork failed: {exc}"}).encode())
                 continue
-            if pid == 0:
-                code = 70
-                try:
-                    _become_sandbox(fds, request, control, base_vsize, layers)
-                    code = 0
-                except BaseException:  # noqa: BLE001 - the child must never return into this loop
-                    try:
-                        traceback.print_exc()
-                    except BaseException:  # noqa: BLE001
-                        pass
-                finally:
-                    os._exit(code)
-            for fd in fds:
+            socket.send_fds(control, [json.dumps({"pid": pid}).encode()], ends)
+            for fd in ends:
                 os.close(fd)
-            children[pid] = request.get("scratch")
-            control.send(json.dumps({"pid": pid}).encode())
+            children.prepare(request["limits"])  # while the grader runs this one
         elif request["op"] == "wait":
-            pid = int(request["pid"])
-            status, cpu = _reap(pid, float(request.get("grace", 0.0)))
-            children.pop(pid, None)
+            status, cpu = children.reap(int(request["pid"]), float(request.get("grace", 0.0)))
             control.send(json.dumps({"status": status, "cpu": cpu}).encode())
-    for pid in children:
-        _kill(pid)
-    for pid, scratch in children.items():
-        try:
-            os.waitpid(pid, 0)
-        except OSError:
-            pass
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
+        elif request["op"] == "discard":  # a sandbox whose exit status nobody needs: no answer
+            children.reap(int(request["pid"]), 0.0)
+    children.kill_all()
 
 
 if __name__ == "__main__":
