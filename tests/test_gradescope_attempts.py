@@ -149,7 +149,7 @@ def test_a_lenet_run_emits_gradescope_s_leaderboard_entries():
     jsonschema.validate(data, RESULTS_SCHEMA)
     assert data["leaderboard"] == [{"name": "Accuracy", "value": 0.9861},
                                    {"name": "Training seconds", "value": 2.25, "order": "asc"},
-                                   {"name": "Parameters", "value": 35914.0, "order": "asc"}]
+                                   {"name": "Parameters", "value": 35914, "order": "asc"}]
     too_big = results_json(_lenet_result(500_000, 0.0), lenet)
     assert "leaderboard" not in too_big
     assert too_big["output"].endswith("This submission is not on the leaderboard: a model over the parameter bound "

@@ -117,7 +117,8 @@ def leaderboard_entries(result: SubmissionResult, spec: LeaderboardSpec | None) 
     entries = []
     for metric in spec.metrics:
         if metric.name in check.metrics:
-            entry = {"name": metric.label, "value": points(check.metrics[metric.name])}
+            value = points(check.metrics[metric.name])
+            entry = {"name": metric.label, "value": int(value) if value.is_integer() and abs(value) >= 1 else value}
             if metric.order == "asc":
                 entry["order"] = "asc"
             entries.append(entry)
