@@ -85,19 +85,47 @@ class Check:
     points: float
     #: ``public`` checks run in ``grader check``; ``hidden`` ones only when a TA grades.
     visibility: str
-    #: Wall-clock seconds for the whole check, or None for the assignment's default.
-    timeout: float | None
+    #: Wall-clock seconds for the whole check, a function of the assignment's settings that
+    #: gives them (``lambda settings: 2 * settings["training"]["budget_seconds"] + 30``), or
+    #: None for the assignment's default (``[limits] check_timeout``).
+    timeout: float | Callable[[dict], float] | None
     #: The first line of the docstring: what the check is about, shown to students.
     description: str
     order: int
 
+    def time_limit(self, settings: dict, default: float) -> float:
+        """The check's wall-clock limit in seconds for an assignment with these ``settings``.
 
-def check(*, points: float, visibility: str = "public", timeout: float | None = None):
-    """Mark a function as a check worth ``points``."""
+        Raises ``ValueError`` (saying which check) when a ``timeout`` function fails on the
+        settings or gives anything but a positive number of seconds."""
+        if self.timeout is None:
+            return float(default)
+        if not callable(self.timeout):
+            return float(self.timeout)
+        try:
+            seconds = self.timeout(settings)
+        except Exception as exc:  # noqa: BLE001 - a course's function over its own settings: say which failed
+            raise ValueError(f"the timeout of check {self.name} failed on the assignment's settings: "
+                             f"{type(exc).__name__}: {exc}") from None
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
+            raise ValueError(f"the timeout of check {self.name} gave {seconds!r}; expected a positive number of "
+                             "seconds")
+        return float(seconds)
+
+
+def check(*, points: float, visibility: str = "public", timeout: float | Callable[[dict], float] | None = None):
+    """Mark a function as a check worth ``points``.
+
+    ``timeout`` is the check's wall-clock limit: seconds, or a function of the assignment's
+    settings that returns them (evaluated when grading starts), or None for ``[limits]
+    check_timeout``."""
     if visibility not in VISIBILITIES:
         raise ValueError(f"visibility must be one of {VISIBILITIES}, not {visibility!r}")
     if not points > 0:
         raise ValueError("a check must be worth a positive number of points")
+    if timeout is not None and not callable(timeout) and not (
+            isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds or a function of the settings, not {timeout!r}")
 
     def mark(function):
         doc = (function.__doc__ or "").strip().splitlines()
@@ -153,6 +181,9 @@ class CheckContext:
     settings: dict = field(default_factory=dict)
     #: Numbers the check measured, stored with its result (``ctx.metrics["accuracy"] = 0.97``).
     metrics: dict = field(default_factory=dict)
+    #: Short texts stored with its result (``ctx.labels["leaderboard_name"] = ...``): strings only,
+    #: cleaned and capped at 40 characters when stored.
+    labels: dict = field(default_factory=dict)
 
     def student_value(self, name: str):
         """A module-level value of the student's (``ANSWERS``), fetched from the sandbox."""

@@ -28,6 +28,9 @@ REASONS = {
 }
 #: Whose fault it is that a submission could not be graded (``SubmissionResult.fault``).
 FAULTS = ("submission", "grader")
+#: Characters of one label (``CheckResult.labels``) that are kept, and labels kept per check.
+LABEL_LIMIT = 40
+MAX_LABELS = 8
 #: Where a submission time came from (``SubmissionResult.submitted_at_source``). A file's
 #: modification time is the student's to set (inside a zip, say), so it is flagged as such.
 TIME_SOURCES = ("option", "manifest", "lms", "mtime")
@@ -94,6 +97,9 @@ class CheckResult:
     duration: float = 0.0
     #: Numbers the check measured (``accuracy``, ``train_seconds``, ``parameters``), by name.
     metrics: dict[str, float] = field(default_factory=dict)
+    #: Short texts the check recorded (``leaderboard_name``), by name: student text, cleaned and
+    #: capped at ``LABEL_LIMIT`` characters.
+    labels: dict[str, str] = field(default_factory=dict)
     #: Where in the student's file the failure happened (an exception's line), if known.
     where: Where | None = None
     #: For a check that ended without a verdict of its own, why (a key of ``REASONS``), else None.
@@ -158,13 +164,15 @@ class SubmissionResult:
 
     def to_json(self) -> dict:
         """The machine-readable shape of ``grader grade --json`` (design.md; ``where``, ``reason``,
-        ``fault``, ``notes``, the lateness fields, ``unchanged`` and the versions are additions to it)."""
+        ``fault``, ``notes``, the lateness fields, ``unchanged``, the versions and per check ``metrics``
+        and ``labels`` are additions to it)."""
         return {
             "student": self.student, "assignment": self.assignment, "file": self.file,
             "score": self.score, "max_score": self.max_score, "status": self.status, "error": self.error,
             "fault": self.fault, "error_where": _plain(self.error_where),
             "checks": [{"name": c.name, "score": c.score, "max_score": c.max_score, "status": c.status,
-                        "message": c.message, "where": _plain(c.where), "reason": c.reason, "metrics": c.metrics}
+                        "message": c.message, "where": _plain(c.where), "reason": c.reason, "metrics": c.metrics,
+                        "labels": c.labels}
                        for c in self.checks],
             "notes": [{"text": n.text, "where": _plain(n.where)} for n in self.notes],
             "submitted_at": self.submitted_at, "submitted_at_source": self.submitted_at_source,

@@ -20,7 +20,7 @@ CHECK_KEYS = {"name", "score", "max_score", "status", "message"}
 # graded now, the versions it was graded with.
 ADDED_KEYS = {"fault", "error_where", "notes", "submitted_at", "submitted_at_source", "days_late", "penalty",
               "late_by_lms", "unchanged", "assignment_version", "grader_version", "numpy_version", "torch_version"}
-ADDED_CHECK_KEYS = {"where", "reason", "metrics"}
+ADDED_CHECK_KEYS = {"where", "reason", "metrics", "labels"}
 
 
 def run(*args, **kwargs):

@@ -112,7 +112,8 @@ def test_correct_file_gets_full_score_with_every_field(tmp_path, perceptron, hid
         "name": "step_is_strict_at_zero", "number": "1", "score": 1.0, "max_score": 1.0, "status": "passed",
         "output": "**step(0) is 0: the threshold is strict (z \\> 0).**\n\nPassed.",
         "output_format": "md", "visibility": "visible"}
-    assert data["output"] == ("## Perceptron updates\n\nGraded your file perceptron.py.\n\n"
+    assert data["output"] == ("## Perceptron updates\n\nGraded as student id **ann@example.edu**: the email of your "
+                              "Gradescope account.\n\nGraded your file perceptron.py.\n\n"
                               "**Public checks: 17 / 17 points.**\n\n9 hidden check(s) worth 15 points were graded "
                               "too; their results appear when grades are published.")
     assert data["extra_data"]["student"] == "ann@example.edu" and data["extra_data"]["file"] == "perceptron.py"
@@ -189,7 +190,8 @@ def test_missing_submission_scores_zero_with_a_clear_message(tmp_path, perceptro
             "submit perceptron.py or perceptron.ipynb") in result.stdout
     data = results_of(root)
     assert data["score"] == 0.0
-    assert data["output"] == ("## Perceptron updates\n\n**Nothing could be graded:**\n\n```text\n"
+    assert data["output"] == ("## Perceptron updates\n\nGraded as student id **ann@example.edu**: the email of your "
+                              "Gradescope account.\n\n**Nothing could be graded:**\n\n```text\n"
                               "found no .py or .ipynb file: submit perceptron.py or perceptron.ipynb\n```")
     assert len(data["tests"]) == len(perceptron.checks)
     assert all(t["score"] == 0 and t["status"] == "failed" for t in data["tests"])

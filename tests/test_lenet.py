@@ -25,7 +25,8 @@ import torch
 from click.testing import CliRunner
 
 from grader.course.assignment import get_assignment
-from grader.checks import CheckContext, CheckFailed
+from grader.errors import AssignmentError
+from grader.checks import CheckContext, CheckFailed, MissingName
 from grader.cli import cli
 from grader.grading.grader import Grader
 from grader.sandbox import isolation
@@ -56,7 +57,7 @@ EXPECTED = {
                      "hidden_test_accuracy": "accuracy earns no points here"}, (0.0, 0.0)),
     "bug_ignores_budget": ({"train_model_contract": "was stopped at the 5 s budget before it returned"}, (1.0, 1.0)),
 }
-METRICS = {"accuracy", "train_seconds", "train_cpu_seconds", "parameters", "budget_exhausted"}
+METRICS = {"accuracy", "train_seconds", "train_cpu_seconds", "parameters", "budget_exhausted", "within_parameter_bound"}
 SECONDS = {"train_seconds", "train_cpu_seconds"}
 MESSAGE_LIMIT = 1500
 
@@ -285,7 +286,11 @@ def test_no_hidden_label_is_ever_sent_to_the_sandbox():
                 return getattr(harness, name)(reference, *args)
             return call
 
-    ctx = CheckContext(student=None, reference=reference, harness=RecordingHarness(), rng=np.random.default_rng(0),
+    class Unnamed:  # the reference sets no LEADERBOARD_NAME
+        def __grader_value__(self, name):
+            raise MissingName(f"{name} is not defined")
+
+    ctx = CheckContext(student=Unnamed(), reference=reference, harness=RecordingHarness(), rng=np.random.default_rng(0),
                        seed=assignment.seed, student_id="x", settings=assignment.extra)
     verdict = checks.hidden_test_accuracy(ctx)
     assert verdict.fraction == 1.0 and ctx.metrics["accuracy"] >= 0.97
@@ -354,6 +359,86 @@ def test_grading_the_same_file_twice_gives_the_same_result(graded, sample_grader
     assert _without_seconds(again) == _without_seconds(graded["correct"])
 
 
+def test_the_accuracy_checks_record_the_leaderboard_name_the_student_chose(graded):
+    for name, result in graded.items():
+        by_name = _by_name(result)
+        expected = {"leaderboard_name": "le net"} if name == "correct" else {}
+        assert [by_name[check].labels for check in ACCURACY_CHECKS] == [expected, expected], name
+        assert all(by_name[check].labels == {} for check in POINTS if check not in ACCURACY_CHECKS)
+
+
+def test_the_leaderboard_ranks_the_graded_samples_and_leaves_out_the_model_over_the_bound(graded, tmp_path):
+    from grader.gradebook import Gradebook
+
+    db = tmp_path / "gradebook.db"
+    with Gradebook.open(str(db)) as gradebook:
+        for result in graded.values():
+            gradebook.record(result)
+    out = CliRunner().invoke(cli, ["--course", str(ROOT), "leaderboard", "lenet", "--db", str(db), "--format", "csv",
+                                   "--names"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    rows = [line.split(",") for line in out.stdout.splitlines()[1:]]
+    students = [row[-2] for row in rows]
+    assert set(students) == {"reference", "correct", "bug_no_eval", "bug_softmax_before_ce", "bug_lr_diverges",
+                             "bug_ignores_budget"}  # not bug_too_big (over the bound), not the stub (no accuracy)
+    correct = rows[students.index("correct")]
+    assert correct[1:3] == ["le net", "true"] and float(correct[3]) >= 0.97 and correct[5] == "35914"
+    accuracies = [float(row[3]) for row in rows]
+    assert accuracies == sorted(accuracies, reverse=True) and rows[students.index("reference")][2] == "false"
+
+
+QUICK = '''
+import torch
+from torch import nn
+
+LEADERBOARD_NAME = __NAME__
+
+
+def build_model():
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+
+
+def train_model(model, X_train, y_train):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    losses = []
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(X_train), y_train)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+'''
+
+
+def test_a_leaderboard_name_is_cleaned_and_capped_and_anything_but_a_string_is_ignored(tiny_grader, tmp_path):
+    hostile = repr("  \x1b[31m=HYPERLINK(\"x\")\u202e <b>Ada</b>\n" + "Lovelace " * 20)
+    result = tiny_grader.grade_file(write(tmp_path / "ada.py", QUICK.replace("__NAME__", hostile)), "ada")
+    labels = _by_name(result)["hidden_test_accuracy"].labels
+    assert labels == {"leaderboard_name": '=HYPERLINK("x") <b>Ada</b> Lovelace Lov…'}
+    assert len(labels["leaderboard_name"]) == 40
+    for value in ("42", "['Ada']", "'   '"):
+        other = tiny_grader.grade_file(write(tmp_path / "other.py", QUICK.replace("__NAME__", value)), "other")
+        assert _by_name(other)["hidden_test_accuracy"].labels == {}, value
+        assert _by_name(other)["hidden_test_accuracy"].score > 0  # the name costs nothing
+
+
+def test_a_missing_name_or_a_lookup_that_fails_records_nothing():
+    class Student:
+        def __init__(self, outcome):
+            self.outcome = outcome
+
+        def __grader_value__(self, name):
+            assert name == "LEADERBOARD_NAME"
+            raise self.outcome
+
+    for outcome in (MissingName("LEADERBOARD_NAME is not defined"), checks.SandboxOutcome("crashed")):
+        ctx = CheckContext(student=Student(outcome), reference=None, harness=None, rng=np.random.default_rng(0),
+                           seed=1, student_id="x")
+        checks._record_leaderboard_name(ctx)
+        assert ctx.labels == {}
+
+
 # --- the budget, and what student code can reach ----------------------------------------------------
 
 ENDLESS = '''
@@ -378,6 +463,17 @@ def train_model(model, X_train, y_train):
 
 SLEEPY = ENDLESS.replace("import torch\n", "import time\nimport torch\n").replace(
     "        losses.append(loss.item())\n", "        losses.append(loss.item())\n        time.sleep(0.05)\n")
+
+
+def test_the_training_checks_time_limits_follow_the_budgets_of_the_copy_graded(sample_grader, tiny_grader):
+    for grader, (budget, self_check) in ((sample_grader, SAMPLE_BUDGETS), (tiny_grader, TINY_BUDGETS)):
+        limits = grader.time_limits
+        assert limits["self_check_validation_accuracy"] == checks.WALL_FACTOR * self_check + checks.TIMEOUT_MARGIN
+        assert limits["hidden_test_accuracy"] == limits["train_model_contract"] == \
+            checks.WALL_FACTOR * budget + checks.TIMEOUT_MARGIN
+        assert limits["model_contract"] == 30  # [limits] check_timeout
+    shipped = Grader(get_assignment("lenet", ROOT)).time_limits
+    assert (shipped["self_check_validation_accuracy"], shipped["hidden_test_accuracy"]) == (70, 150)
 
 
 def test_the_budget_stops_an_endless_loop_and_the_model_is_still_evaluated(tiny_grader, tmp_path):
@@ -405,16 +501,25 @@ def test_a_training_that_sleeps_is_stopped_by_the_wall_clock(tiny_grader, tmp_pa
     assert "(does train_model sleep or wait?)" in hidden.message
 
 
-def test_a_device_the_sandbox_lacks_is_the_course_s_error_not_the_student_s(tmp_path, warm):
+def test_asking_for_a_gpu_the_machine_lacks_stops_grading_before_it_starts_in_one_line(tmp_path, warm):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     root = _course(tmp_path, TINY_BUDGETS, device="cuda")
-    with Grader(get_assignment("lenet", root), forkserver=warm) as grader:
-        result = grader.grade_file(ROOT / "reference" / "lenet.py", "reference")
-    by_name = _by_name(result)
-    assert by_name["model_contract"].status == "passed"
-    for name in (*ACCURACY_CHECKS, "train_model_contract"):
-        assert by_name[name].status == "error" and "tell the course staff" in by_name[name].message
+    expected = ("AssignmentError: lenet trains on 'cuda' (device in assignment.toml), but this machine has no such GPU "
+                "(torch.cuda.is_available() is False): grade on a machine with one, or set device = \"cpu\"\n")
+    with pytest.raises(AssignmentError) as refused:
+        Grader(get_assignment("lenet", root), forkserver=warm).start()
+    assert f"AssignmentError: {refused.value}\n" == expected
+    db = tmp_path / "gradebook.db"
+    command = ["--course", str(root), "grade", "lenet", str(SAMPLES / "lenet" / "correct.py"), "--db", str(db),
+               "--insecure", "--jobs", "1"]
+    result = CliRunner().invoke(cli, command, catch_exceptions=False)
+    assert (result.exit_code, result.stderr, result.stdout) == (1, expected, "")
+    assert not db.exists() or "correct" not in db.read_bytes().decode("latin-1")  # nothing graded, nothing stored
+    (root / "assignments" / "lenet" / "assignment.toml").write_text(
+        (root / "assignments" / "lenet" / "assignment.toml").read_text().replace('device = "cuda"', 'device = "tpu"'))
+    with pytest.raises(AssignmentError, match=r'device must be "cpu" or "cuda" \(or "cuda:N"\), not \'tpu\''):
+        Grader(get_assignment("lenet", root), forkserver=warm).start()
 
 
 def test_student_code_finds_no_hidden_label_file_or_secret(tiny_grader, tiny_course, warm, tmp_path):
@@ -437,17 +542,21 @@ def test_student_code_finds_no_hidden_label_file_or_secret(tiny_grader, tiny_cou
 
 # --- releasing ---------------------------------------------------------------------------------------
 
-def test_the_release_holds_no_hidden_file_label_or_secret(tmp_path):
+def test_the_release_copies_the_training_data_and_holds_no_hidden_file_label_or_secret(tmp_path):
     out = tmp_path / "release"
     result = CliRunner().invoke(cli, ["--course", str(ROOT), "release", "lenet", "--out", str(out)],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     released = sorted(p for p in out.rglob("*") if p.is_file())
-    assert {p.name for p in released} >= {"lenet.py", "lenet.ipynb", "README.md"}
+    assert [p.relative_to(out).as_posix() for p in released] == [
+        "DATA.md", "README.md", "lenet.ipynb", "lenet.py", "train.npz"]
+    for name in ("DATA.md", "train.npz"):  # flat, next to the stub, which loads train.npz from its own folder
+        assert (out / name).read_bytes() == (LENET / "data" / name).read_bytes()
+    assert "Its data files are next to it: `DATA.md`, `train.npz`." in (out / "README.md").read_text()
     secret = str(3078717519218367439).encode()
-    hidden_bytes = (LENET / "hidden" / "test.npz").read_bytes()
+    hidden_bytes = [path.read_bytes() for path in (LENET / "hidden").iterdir()]
     for path in released:
         data = path.read_bytes()
-        assert "hidden" not in path.relative_to(out).parts and path.name not in ("test.npz", "secret.toml")
-        assert secret not in data and hidden_bytes not in data, path
+        assert path.name not in ("test.npz", "secret.toml")
+        assert secret not in data and not any(hidden in data for hidden in hidden_bytes), path
     assert (out / "lenet.py").read_text() == (LENET / "stub.py").read_text()

@@ -9,8 +9,8 @@ before they are sent, so they cannot be looked up in the public copy of the digi
 
 The assignment's own settings come from ``assignment.toml`` (``ctx.settings``): the training
 budgets and the parameter bound in ``[training]``, the accuracy thresholds in ``[scoring]``.
-The time limits of the training checks follow the budgets, so the file is also read once
-when this module is imported, to set them.
+The time limits of the training checks follow the budgets: their ``timeout`` is a function of
+those settings, which the grader evaluates when it starts.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.checks import CheckFailed, Partial, StudentError, check, expect
+from grader.checks import CheckFailed, Partial, SandboxOutcome, StudentError, check, expect
 
 HERE = Path(__file__).resolve().parent
 TRAINING_SPLIT = HERE / "data" / "train.npz"
@@ -48,6 +48,10 @@ SPLIT_TOLERANCE = 1e-4
 SOFTMAX_TOLERANCE = 1e-4
 #: A model that gives one digit to this share of the images has collapsed to a constant answer.
 COLLAPSE_SHARE = 0.9
+#: The student's optional name on the leaderboard (a module-level string), and the characters of
+#: it that are passed on (the grader cleans it and keeps 40).
+LEADERBOARD_NAME = "LEADERBOARD_NAME"
+NAME_CHARACTERS = 200
 
 
 # ---------------------------------------------------------------------------------------
@@ -79,7 +83,7 @@ class Settings:
                 budget_seconds=float(training["budget_seconds"]),
                 self_check_budget_seconds=float(training["self_check_budget_seconds"]),
                 max_parameters=int(training["max_parameters"]),
-                device=str(training.get("device", "cpu")),
+                device=str(tables.get("device", "cpu")),
                 accuracy_for_no_points=float(scoring["accuracy_for_no_points"]),
                 accuracy_for_full_points=float(scoring["accuracy_for_full_points"]),
             )
@@ -101,19 +105,18 @@ def _settings(ctx) -> Settings:
     return Settings.from_tables(ctx.settings)
 
 
-_DECLARED = Settings.from_tables(tomllib.loads((HERE / "assignment.toml").read_text()))
-
-
 def _time_limit(budget_seconds: float) -> float:
     return WALL_FACTOR * budget_seconds + TIMEOUT_MARGIN
 
 
-def _described(text: str):
-    """Give a check a docstring built from the settings (the budgets students see)."""
-    def mark(function):
-        function.__doc__ = text
-        return function
-    return mark
+def _self_check_time_limit(tables: dict) -> float:
+    """The self-check's wall-clock limit (``@check(timeout=...)``): twice its budget, plus the margin."""
+    return _time_limit(Settings.from_tables(tables).self_check_budget_seconds)
+
+
+def _graded_time_limit(tables: dict) -> float:
+    """The same for the graded training run."""
+    return _time_limit(Settings.from_tables(tables).budget_seconds)
 
 
 # ---------------------------------------------------------------------------------------
@@ -384,6 +387,19 @@ def _prediction_notes(evaluation: Evaluation, repeat_difference: float) -> list[
     return notes
 
 
+def _record_leaderboard_name(ctx) -> None:
+    """``ctx.labels["leaderboard_name"]``: the student's ``LEADERBOARD_NAME``, if it is a string.
+
+    Optional, so a file without one, a value that is not a string, or a module whose lookup
+    fails (a module ``__getattr__`` that raises or hangs) records nothing and costs no points."""
+    try:
+        name = ctx.student_value(LEADERBOARD_NAME)
+    except SandboxOutcome:
+        return
+    if isinstance(name, str) and name.strip():
+        ctx.labels["leaderboard_name"] = name[:NAME_CHARACTERS]
+
+
 def _accuracy_verdict(ctx, report: dict, evaluation: Evaluation, repeat_difference: float, where: str,
                       budget_name: str) -> Partial:
     """The Partial an accuracy check returns, with its metrics recorded and a message to act on."""
@@ -392,7 +408,8 @@ def _accuracy_verdict(ctx, report: dict, evaluation: Evaluation, repeat_differen
     fraction = 0.0 if over_bound else settings.fraction(evaluation.accuracy)
     ctx.metrics.update(accuracy=evaluation.accuracy, train_seconds=report["train_seconds"],
                        train_cpu_seconds=report["train_cpu_seconds"], parameters=report["parameters"],
-                       budget_exhausted=1.0 if report["stopped_by"] else 0.0)
+                       budget_exhausted=1.0 if report["stopped_by"] else 0.0,
+                       within_parameter_bound=0.0 if over_bound else 1.0)
     notes = [note for note in [_budget_note(report)] if note]
     notes.append(f"accuracy {evaluation.accuracy:.3f} ({evaluation.correct} of {evaluation.total} right) on {where}")
     if over_bound:
@@ -402,6 +419,7 @@ def _accuracy_verdict(ctx, report: dict, evaluation: Evaluation, repeat_differen
         notes.append(f"{fraction:.0%} of this check's points (none at {settings.accuracy_for_no_points:.2f} or below, "
                      f"all at {settings.accuracy_for_full_points:.2f} or above, linear between)")
     notes += _training_notes(report, budget_name) + _prediction_notes(evaluation, repeat_difference)
+    _record_leaderboard_name(ctx)
     return Partial(fraction, "; ".join(notes))
 
 
@@ -434,8 +452,8 @@ def model_contract(ctx):
 
 
 @check(points=1, visibility="public")
-@_described(f"The model has at most {_DECLARED.max_parameters:,} parameters.")
 def parameter_bound(ctx):
+    """The model has no more parameters than the assignment allows (the stub says how many)."""
     report = _built(ctx)
     bound = _settings(ctx).max_parameters
     largest = ", ".join(f"{name} {size:,}" for name, size in report["largest"])
@@ -471,11 +489,9 @@ def predictions_stable_in_eval_mode(ctx):
 # Training and accuracy.
 
 
-@check(points=3, visibility="public", timeout=_time_limit(_DECLARED.self_check_budget_seconds))
-@_described(f"Self-check: trained by your train_model for at most {_DECLARED.self_check_budget_seconds:g} s on "
-            f"{1 - VALIDATION_FRACTION:.0%} of the released split, accuracy on the other {VALIDATION_FRACTION:.0%} "
-            f"(none at {_DECLARED.accuracy_for_no_points:.2f}, all at {_DECLARED.accuracy_for_full_points:.2f}).")
+@check(points=3, visibility="public", timeout=_self_check_time_limit)
 def self_check_validation_accuracy(ctx):
+    """Self-check: trained by your train_model within its budget on 80% of the released split; accuracy on the rest."""
     (images, labels), (validation_images, validation_labels) = self_check_split(ctx.seed)
     settings = _settings(ctx)
     report = _train(ctx, images, labels, ctx.seed + 1, settings.self_check_budget_seconds)
@@ -490,11 +506,9 @@ def self_check_validation_accuracy(ctx):
     return Partial(verdict.fraction, verdict.message + preview)
 
 
-@check(points=10, visibility="hidden", timeout=_time_limit(_DECLARED.budget_seconds))
-@_described(f"Trained by your train_model for at most {_DECLARED.budget_seconds:g} s on the released split: accuracy "
-            f"on the hidden test split (none at {_DECLARED.accuracy_for_no_points:.2f}, all at "
-            f"{_DECLARED.accuracy_for_full_points:.2f}).")
+@check(points=10, visibility="hidden", timeout=_graded_time_limit)
 def hidden_test_accuracy(ctx):
+    """Trained by your train_model within the graded budget on the released split; accuracy on the hidden split."""
     report = _full_run(ctx)
     inputs, labels = hidden_split()
     logits, repeat_difference = _predict(ctx, report["run"], inputs)
@@ -517,7 +531,7 @@ def _check_losses(losses: dict) -> None:
                f"the loss of epoch {index + 1} is {item['value']}: training diverged; lower the learning rate")
 
 
-@check(points=2, visibility="hidden", timeout=_time_limit(_DECLARED.budget_seconds))
+@check(points=2, visibility="hidden", timeout=_graded_time_limit)
 def train_model_contract(ctx):
     """train_model trains the model in place, returns finite epoch losses, and leaves its inputs unchanged."""
     report = _full_run(ctx)

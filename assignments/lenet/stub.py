@@ -103,8 +103,9 @@ def train_model(model, X_train, y_train):
 # `python lenet.py`, and not when your file is graded (the grader imports it under another
 # name and passes the data in itself; `train.npz` is not there).
 #
-# Optional: set `LEADERBOARD_NAME = "..."` (a short name of your choice) to be shown under
-# it on the course leaderboard instead of a pseudonym.
+# Optional: set `LEADERBOARD_NAME = "..."` (a short name of your choice, at most 40
+# characters) at the top level of your file to be shown under it on the course leaderboard
+# instead of a pseudonym. Your best graded run is ranked, under the name your latest file sets.
 
 # %%
 if __name__ == "__main__":

@@ -10,12 +10,13 @@ import atexit
 import os
 import sys
 
-from grader.cli import analytics, check, course, db, doctor, grade, gradescope, platforms, regrade, reports
+from grader.cli import (analytics, check, course, db, doctor, grade, gradescope, leaderboard, platforms, regrade,
+                        reports)
 from grader.cli.app import EXIT_OK, cli
 
 for command in (course.list_command, check.check, grade.grade, regrade.regrade, reports.export, reports.feedback_command,
                 course.release, course.new, course.validate, gradescope.gradescope, platforms.prairielearn,
-                platforms.classroom, analytics.stats, analytics.similar, db.db, doctor.doctor):
+                platforms.classroom, analytics.stats, analytics.similar, leaderboard.leaderboard, db.db, doctor.doctor):
     cli.add_command(command)
 
 

@@ -31,7 +31,8 @@ def list_command(ctx: click.Context) -> None:
 @click.option("--force", is_flag=True, help="Overwrite the bundle's files where they exist already.")
 @click.pass_context
 def release(ctx: click.Context, assignment: str, out: Path, student: str | None, force: bool) -> None:
-    """Write the student bundle: the stub as .py and .ipynb, and a README.
+    """Write the student bundle: the stub as .py and .ipynb, a README, and the files of the
+    assignment's data/ folder next to them.
 
     Files of the same names already in --out are not overwritten without --force.
     """
@@ -40,6 +41,9 @@ def release(ctx: click.Context, assignment: str, out: Path, student: str | None,
     spec = get_assignment(assignment, course_root(ctx))
     for path in write_release(spec, out, student=student, force=force):
         click.echo(f"wrote {path}")
+    if student is None and spec.variants_function is not None:
+        click.echo(f"released the lecture's numbers, not a student's own: release each student's with --student ID "
+                   f"(they check theirs with grader check {spec.name} FILE --student ID)")
 
 
 @click.command(context_settings=CONTEXT)

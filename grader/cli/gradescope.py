@@ -11,7 +11,8 @@ from grader.course.assignment import get_assignment
 from grader.text import clean
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
-STUDENT_ID_HELP = "Field of Gradescope's submission metadata (users[0]) that is the student's id."
+STUDENT_ID_HELP = ("Field of Gradescope's submission metadata (users[0]) that is the student's id "
+                   "[default: [gradescope] student_id in assignment.toml, else email].")
 
 
 @click.group(context_settings=CONTEXT)
@@ -23,10 +24,9 @@ def gradescope() -> None:
 @click.argument("assignment")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="autograder.zip",
               show_default=True, help="Where to write the zip.")
-@click.option("--student-id", type=click.Choice(bundles.STUDENT_ID_FIELDS), default="email", show_default=True,
-              help=STUDENT_ID_HELP)
+@click.option("--student-id", type=click.Choice(bundles.STUDENT_ID_FIELDS), help=STUDENT_ID_HELP)
 @click.pass_context
-def build(ctx: click.Context, assignment: str, out: Path, student_id: str) -> None:
+def build(ctx: click.Context, assignment: str, out: Path, student_id: str | None) -> None:
     """Write the Gradescope autograder zip of ASSIGNMENT (upload it as the autograder).
 
     It holds setup.sh (installs the grader with its pins, torch as the CPU wheel),
@@ -41,10 +41,9 @@ def build(ctx: click.Context, assignment: str, out: Path, student_id: str) -> No
 @click.argument("assignment")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=str(runner.DEFAULT_ROOT),
               show_default=True, help="Gradescope's folder: grades ROOT/submission/, writes ROOT/results/results.json.")
-@click.option("--student-id", type=click.Choice(bundles.STUDENT_ID_FIELDS), default="email", show_default=True,
-              help=STUDENT_ID_HELP)
+@click.option("--student-id", type=click.Choice(bundles.STUDENT_ID_FIELDS), help=STUDENT_ID_HELP)
 @click.pass_context
-def run(ctx: click.Context, assignment: str, root: Path, student_id: str) -> None:
+def run(ctx: click.Context, assignment: str, root: Path, student_id: str | None) -> None:
     """Grade the submission in ROOT/submission/ and write ROOT/results/results.json.
 
     This is what run_autograder calls. It always writes results.json (a score of 0 and a
@@ -69,6 +68,11 @@ def log_lines(assignment: str, report) -> list[str]:
 
     result = report.result
     lines = []
+    if report.refusal is not None:
+        refusal = report.refusal
+        lines.append(f"{c(assignment)}: not graded: over the attempt budget ({len(refusal.used)} graded attempts in "
+                     f"the last 24 hours, {refusal.per_day} allowed); next attempt from {refusal.next_at.isoformat()}; "
+                     f"kept the best earlier score, {report.results.get('score', 0):g}")
     if report.failure:
         lines.append(f"autograder failure: {c(report.failure).rstrip()}")
     elif result is not None and report.submission is None:
@@ -81,6 +85,7 @@ def log_lines(assignment: str, report) -> list[str]:
                          + (f": {c(check.message)}" if check.message else ""))
         for note in result.notes:
             lines.append(f"  note: {c(note.text)}")
+    lines.insert(1 if lines else 0, f"student id: {c(report.student or 'unknown')} ({c(report.student_source)})")
     if report.missing_layers:
         lines.append("sandbox isolation layers this host does not allow: " + "; ".join(map(c, report.missing_layers)))
     lines.append(f"wrote {report.results_path}")

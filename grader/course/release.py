@@ -1,14 +1,20 @@
-"""The student bundle: the stub as .py and as a generated notebook, and a short README.
+"""The student bundle: the stub as .py and as a generated notebook, a short README, and the
+assignment's released data.
 
-Only the stub goes out: never the reference, never the checks. Per-student variants
-(``[variants] function`` in assignment.toml) replace top-level literals of the stub,
-such as ``QUIZ = {...}``, with the values the reference derives for that student.
+Only the stub and ``data/`` go out: never the reference, the checks, the harness or
+``hidden/``. Every file of ``assignments/<name>/data/`` is copied flat next to the stub (the
+stub loads it from its own folder). Per-student variants (``[variants] function`` in
+assignment.toml) replace top-level literals of the stub, such as ``QUIZ = {...}``, with the
+values the reference derives for that student; released without a student, the stub keeps
+its own values (the lecture's numbers) and the README says so.
 """
 
 from __future__ import annotations
 
 import ast
 import pprint
+import shutil
+import stat
 from pathlib import Path
 
 from grader.course.assignment import Assignment
@@ -47,14 +53,45 @@ def stub_source(assignment: Assignment, student: str | None = None) -> str:
     return substitute_literals(source, make_values(assignment.seed, student))
 
 
-def _readme(assignment: Assignment, student: str | None) -> str:
+#: What a release without ``--student`` of an assignment with variants holds, in the README's title.
+LECTURE_NUMBERS = "the lecture's numbers; staff release each student's own with --student ID"
+
+
+def data_files(assignment: Assignment) -> list[Path]:
+    """The files of the assignment's ``data/`` folder that a release copies, by name (none without one).
+
+    Only regular files directly in ``data/``: a sub-folder or a symbolic link there is refused
+    (``AssignmentError``), so that nothing is left out in silence and nothing outside is copied."""
+    folder = assignment.directory / "data"
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.name == "__pycache__":
+            continue
+        mode = path.lstat().st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode) else "not a file"
+            raise AssignmentError(f"{path} is {kind}: a release copies only the files directly in "
+                                  f"{assignment.name}/data/ (flat, next to the stub)")
+        found.append(path)
+    return found
+
+
+def _readme(assignment: Assignment, student: str | None, data: list[str]) -> str:
     module = assignment.module
-    whose = f" (your personal version, student {student})" if student else ""
-    student_option = f" --student {student}" if student else ""
+    if student:
+        whose, student_option = f" (your personal version, student {student})", f" --student {student}"
+    elif assignment.variants_function is not None:
+        whose, student_option = f" ({LECTURE_NUMBERS})", " --student YOUR_ID"
+    else:
+        whose, student_option = "", ""
+    files = f"Its data files are next to it: {', '.join(f'`{name}`' for name in data)}.\n\n" if data else ""
     return (f"# {assignment.title}{whose}\n\n"
             f"Write your solution in `{module}.py` or in the notebook `{module}.ipynb` (one of them).\n"
             "Keep the function names and arguments exactly as given: the grader calls them by name.\n"
             "Anything else you add (plots, prints, experiments) is fine.\n\n"
+            f"{files}"
             "Check your work before you submit:\n\n"
             f"    grader check {assignment.name} {module}.py{student_option}\n\n"
             "This runs the public checks and tells you what is wrong. When your work is graded,\n"
@@ -62,14 +99,22 @@ def _readme(assignment: Assignment, student: str | None) -> str:
 
 
 def release(assignment: Assignment, out: Path, *, student: str | None = None, force: bool = False) -> list[Path]:
-    """Write the student bundle into ``out``; returns the paths written. Files already there (a
-    student's solved work, perhaps) are not overwritten unless ``force``: ``UsageError`` first,
-    before anything is written."""
+    """Write the student bundle into ``out``: the stub, its notebook, a README and the files of
+    ``data/``; returns the paths written. Files already there (a student's solved work, perhaps)
+    are not overwritten unless ``force``: ``UsageError`` first, before anything is written. A
+    data file named like the stub, the notebook or the README is the course's mistake
+    (``AssignmentError``)."""
     source = stub_source(assignment, student)
     py_path = out / f"{assignment.module}.py"
     nb_path = out / f"{assignment.module}.ipynb"
     readme_path = out / "README.md"
-    existing = [p for p in (py_path, nb_path, readme_path) if p.exists() or p.is_symlink()]
+    data = data_files(assignment)
+    clashes = [p.name for p in data if p.name in (py_path.name, nb_path.name, readme_path.name)]
+    if clashes:
+        raise AssignmentError(f"{assignment.name}/data/ has {', '.join(clashes)}, which the release writes itself "
+                              "(the stub, its notebook or the README): rename it")
+    copies = [out / p.name for p in data]
+    existing = [p for p in (py_path, nb_path, readme_path, *copies) if p.exists() or p.is_symlink()]
     if existing and not force:
         raise UsageError(f"{out} already has {', '.join(p.name for p in existing)}; release would overwrite "
                          f"{'it' if len(existing) == 1 else 'them'} (add --force to replace, or release into "
@@ -81,5 +126,9 @@ def release(assignment: Assignment, out: Path, *, student: str | None = None, fo
     notebook = notebook_from_percent(source, title=assignment.title)
     nbformat.validate(notebook)
     nbformat.write(notebook, str(nb_path))
-    readme_path.write_text(_readme(assignment, student))
-    return [py_path, nb_path, readme_path]
+    readme_path.write_text(_readme(assignment, student, [p.name for p in data]))
+    for source_path, copy in zip(data, copies):
+        if copy.is_symlink():  # --force replaces a link; it never writes through one
+            copy.unlink()
+        shutil.copyfile(source_path, copy)
+    return [py_path, nb_path, readme_path, *copies]

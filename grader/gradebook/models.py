@@ -99,4 +99,5 @@ class CheckResultRow(Base):
     where_line: Mapped[int | None] = mapped_column(Integer, nullable=True)  # line in the cell or file
     where_source: Mapped[str | None] = mapped_column(Text, nullable=True)  # the student's line there
     metrics: Mapped[str] = mapped_column(Text, default="{}")  # JSON {name: number} the check measured
+    labels: Mapped[str] = mapped_column(Text, default="{}")  # JSON {name: text} it recorded (leaderboard_name)
     fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)  # sha256 of a failed comparison

@@ -257,6 +257,25 @@ class Gradebook:
                              .where(AssignmentRow.name == assignment, Student.name == student)
                              .order_by(GradingRun.id))
 
+    def ranked(self, assignment: str, *, check: str, metrics: list[tuple[str, str]],
+               require: str | None = None) -> list[queries.RankedRun]:
+        """Each student's best run by ``check``'s ``metrics`` ((name, "desc" | "asc"), most important
+        first), ranked, best first (``grader.gradebook.reading.ranked``)."""
+        with self._errors(), Session(self._engine) as session:
+            query = queries.ranked(assignment, check, metrics, self._engine.dialect.name, require)
+            return [queries.ranked_run(row) for row in session.execute(query)]
+
+    def newest_labels(self, assignment: str, check: str) -> dict[str, dict]:
+        """The labels ``check`` recorded in each student's newest graded run, by student."""
+        with self._errors(), Session(self._engine) as session:
+            return {student: queries.json_value(text, {})
+                    for student, text in session.execute(queries.newest_labels(assignment, check))}
+
+    def has_grades(self, assignment: str) -> bool:
+        """Whether any run of ``assignment`` is stored."""
+        with self._errors(), Session(self._engine) as session:
+            return session.scalar(queries.newest_run_ids(assignment, AssignmentRow.id).limit(1)) is not None
+
     def assignments(self) -> list[str]:
         with self._errors(), Session(self._engine) as session:
             return list(session.scalars(select(AssignmentRow.name).order_by(AssignmentRow.name)))
@@ -267,7 +286,7 @@ def _check_row(run_id: int, position: int, check: CheckResult) -> dict:
     return {"run_id": run_id, "position": position, "name": check.name, "score": check.score,
             "max_score": check.max_score, "status": check.status, "message": check.message,
             "visibility": check.visibility, "description": check.description, "duration": check.duration,
-            "reason": check.reason, "metrics": json.dumps(check.metrics),
+            "reason": check.reason, "metrics": json.dumps(check.metrics), "labels": json.dumps(check.labels),
             "where_label": where.label[:300] if where else None, "where_cell": where.cell if where else None,
             "where_line": where.line if where else None, "where_source": where.source if where else None,
             "fingerprint": check.fingerprint}

@@ -22,11 +22,10 @@ from pathlib import Path
 import grader
 from grader.course.assignment import Assignment
 from grader.errors import AssignmentError, UsageError
+from grader.gradescope.metadata import STUDENT_ID_FIELDS
 
 #: The PyTorch index serving CPU-only wheels; setup.sh takes torch (and only torch) from it.
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-#: Fields of ``submission_metadata.json``'s ``users[0]`` that can name the student.
-STUDENT_ID_FIELDS = ("email", "sid", "name")
 #: Files and folders of a source tree never copied into the bundle.
 _NOT_BUNDLED = {"__pycache__", ".ipynb_checkpoints"}
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources give the same zip
@@ -119,10 +118,11 @@ chmod -R go-rwx "$SOURCE"
 """
 
 
-def run_script(assignment: str, student_id: str) -> str:
-    """``run_autograder``: run for every submission, from /autograder, as root."""
-    command = (f'"$GRADER" --course "$ROOT/source" gradescope run {shlex.quote(assignment)} '
-               f'--root "$ROOT" --student-id {shlex.quote(student_id)}')
+def run_script(assignment: str, student_id: str | None = None) -> str:
+    """``run_autograder``: run for every submission, from /autograder, as root. Without ``student_id``
+    the run takes the field from the assignment's ``[gradescope] student_id``."""
+    command = (f'"$GRADER" --course "$ROOT/source" gradescope run {shlex.quote(assignment)} --root "$ROOT"'
+               + (f" --student-id {shlex.quote(student_id)}" if student_id else ""))
     fallback = json.dumps({
         "score": 0.0, "execution_time": 0, "output": "The autograder could not run, so nothing was graded. This is not a problem "
                                 "with your submission: please tell the course staff.",
@@ -163,7 +163,7 @@ def _zip_entry(name: str, mode: int) -> zipfile.ZipInfo:
     return info
 
 
-def build_bundle(assignment: Assignment, out: Path, *, student_id: str = "email",
+def build_bundle(assignment: Assignment, out: Path, *, student_id: str | None = None,
                  source_root: Path | None = None) -> Bundle:
     """Write the Gradescope autograder zip of ``assignment`` to ``out``.
 
@@ -171,12 +171,20 @@ def build_bundle(assignment: Assignment, out: Path, *, student_id: str = "email"
     ``pyproject.toml``, ``constraints.txt``, ``README.md``) from ``source_root`` (default: this
     package's source tree), ``assignments/<name>/`` and ``reference/<name>.py``: no other
     assignment, no samples, tests, virtual environments, gradebooks or version control.
-    ``student_id`` is the field of Gradescope's submission metadata that names the student.
+    ``student_id`` is the field of Gradescope's submission metadata that names the student (None:
+    the assignment's ``[gradescope] student_id``, else ``email``). The assignment's Gradescope
+    settings (``[gradescope]``, ``[leaderboard]``, ``attempts_per_day``) are checked here, not on
+    Gradescope.
     """
-    if student_id not in STUDENT_ID_FIELDS:
+    from grader.course.leaderboard import leaderboard_spec
+    from grader.gradescope.attempts import attempts_per_day
+    from grader.gradescope.run import student_id_field
+
+    if student_id is not None and student_id not in STUDENT_ID_FIELDS:
         raise UsageError(f"student id field must be one of {', '.join(STUDENT_ID_FIELDS)}, not {student_id!r}")
     source_root = Path(source_root) if source_root is not None else source_tree()
     assignment.checks  # a broken checks.py fails here, not on Gradescope
+    student_id_field(assignment), attempts_per_day(assignment), leaderboard_spec(assignment)
     if not assignment.reference_path.is_file():
         raise AssignmentError(f"assignment {assignment.name} has no reference solution at {assignment.reference_path}")
     for required in ("pyproject.toml", "constraints.txt"):

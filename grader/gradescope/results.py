@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from grader.course.assignment import Assignment
+from grader.course.leaderboard import LeaderboardSpec, leaderboard_spec
 from grader.results import CheckResult, SubmissionResult, format_points
 from grader.text import clean
 
@@ -62,10 +63,16 @@ def check_output(check: CheckResult) -> str:
 
 
 
-def summary_output(result: SubmissionResult, assignment: Assignment | None) -> str:
-    """The top-level ``output`` of results.json (Markdown): what was graded, notes, errors."""
+def heading(title: str) -> str:
+    return f"## {md_text(title)}"
+
+
+def summary_output(result: SubmissionResult, assignment: Assignment | None, *, student_note: str = "",
+                   leaderboard_note: str = "") -> str:
+    """The top-level ``output`` of results.json (Markdown): what was graded and for which student id,
+    notes, errors."""
     title = assignment.title if assignment is not None else result.assignment
-    parts = [f"## {md_text(title)}"]
+    parts = [heading(title)] + ([student_note] if student_note else [])
     if result.file:
         parts.append(f"Graded your file {md_text(clean(Path(result.file).name, multiline=False))}.")
     if result.error:
@@ -82,6 +89,8 @@ def summary_output(result: SubmissionResult, assignment: Assignment | None) -> s
     if result.notes:
         notes = "\n".join(f"- {md_text(clean(note.text, multiline=False))}" for note in result.notes)
         parts.append(f"**Notes on your file** (grading went on regardless):\n\n{notes}")
+    if leaderboard_note:
+        parts.append(leaderboard_note)
     return "\n\n".join(parts)
 
 
@@ -94,9 +103,34 @@ def points(value) -> float:
     return value if math.isfinite(value) else 0.0
 
 
+def leaderboard_entries(result: SubmissionResult, spec: LeaderboardSpec | None) -> tuple[list[dict] | None, str]:
+    """The ``leaderboard`` of results.json (``[{"name": "Accuracy", "value": 0.97}, {"name": ...,
+    "value": 12.3, "order": "asc"}]``, from the metrics of the leaderboard's check), and a note for
+    the student when the run is not ranked. ``(None, "")`` without a leaderboard or its metrics."""
+    if spec is None or result.status != "graded":
+        return None, ""
+    check = next((c for c in result.checks if c.name == spec.check), None)
+    if check is None or spec.metrics[0].name not in check.metrics:
+        return None, ""
+    if spec.require is not None and not check.metrics.get(spec.require.metric):
+        return None, f"This submission is not on the leaderboard: {md_text(spec.require.reason)}."
+    entries = []
+    for metric in spec.metrics:
+        if metric.name in check.metrics:
+            value = points(check.metrics[metric.name])
+            entry = {"name": metric.label, "value": int(value) if value.is_integer() and abs(value) >= 1 else value}
+            if metric.order == "asc":
+                entry["order"] = "asc"
+            entries.append(entry)
+    return entries, ""
+
+
 def results_json(result: SubmissionResult, assignment: Assignment | None = None, *,
-                 execution_time: float | None = None) -> dict:
-    """Gradescope's results.json for one graded (or ungradable) submission."""
+                 execution_time: float | None = None, student_note: str = "") -> dict:
+    """Gradescope's results.json for one graded (or ungradable) submission. ``student_note`` (Markdown)
+    says which student id it was graded as; it opens the output, under the title. An assignment
+    with a ``[leaderboard]`` gets its ``leaderboard`` entries."""
+    entries, leaderboard_note = leaderboard_entries(result, leaderboard_spec(assignment) if assignment else None)
     tests = [{
         "name": clean(check.name, 300, multiline=False),
         "number": str(number),
@@ -110,7 +144,7 @@ def results_json(result: SubmissionResult, assignment: Assignment | None = None,
     data = {
         "score": points(result.score),
         "execution_time": int(math.ceil(points(execution_time if execution_time is not None else result.duration))),
-        "output": summary_output(result, assignment),
+        "output": summary_output(result, assignment, student_note=student_note, leaderboard_note=leaderboard_note),
         "output_format": "md",
         "stdout_visibility": "hidden",
         "tests": tests,
@@ -118,6 +152,8 @@ def results_json(result: SubmissionResult, assignment: Assignment | None = None,
                        "content_hash": result.content_hash or None, "status": result.status,
                        "grader_version": _grader_version()},
     }
+    if entries is not None:
+        data["leaderboard"] = entries
     return data
 
 

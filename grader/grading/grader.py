@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from grader.course.assignment import Assignment, list_assignments
+from grader.course.devices import require_device
 from grader.compare import FIRST_FAILED
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
 from grader.errors import AssignmentError, SandboxError
 from grader.grading.failures import ungraded
 from grader.grading.reference_cache import CachedReference
-from grader.results import CheckResult, Note, SubmissionResult, Where
+from grader.results import LABEL_LIMIT, MAX_LABELS, CheckResult, Note, SubmissionResult, Where
 from grader.text import clean, clean_name
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.outcomes import SandboxOutcome
@@ -54,6 +55,19 @@ def _metrics(measured: dict) -> dict[str, float]:
             continue
         if isinstance(name, str) and name and np.isfinite(number):
             kept[name[:64]] = number
+    return kept
+
+
+def _labels(recorded: dict) -> dict[str, str]:
+    """A check's labels as stored: string names (at most 64 characters) and string values, cleaned
+    onto one line with runs of spaces as one, and capped (``LABEL_LIMIT``); empty values and
+    anything but strings are dropped."""
+    kept: dict[str, str] = {}
+    for name, value in list(recorded.items())[:MAX_LABELS]:
+        if isinstance(name, str) and name and isinstance(value, str):
+            text = clean_name(" ".join(clean_name(value, 4 * LABEL_LIMIT).split()), LABEL_LIMIT)
+            if text:
+                kept[name[:64]] = text
     return kept
 
 
@@ -99,6 +113,16 @@ class Grader:
     def checks(self) -> list[Check]:
         return self.assignment.checks_for(self.visibility)
 
+    @functools.cached_property
+    def time_limits(self) -> dict[str, float]:
+        """Each check's wall-clock limit in seconds, from its ``timeout`` (a number, or a function of
+        the assignment's settings) or ``[limits] check_timeout``: worked out once, when grading starts."""
+        try:
+            return {c.name: c.time_limit(self.assignment.extra, self.assignment.limits.check_timeout)
+                    for c in self.checks}
+        except ValueError as exc:
+            raise AssignmentError(f"{self.assignment.directory / 'checks.py'}: {exc}") from None
+
     def launch(self) -> "Grader":
         """Start the warm sandbox parent without waiting for it; ``start`` finishes the start-up.
 
@@ -110,8 +134,11 @@ class Grader:
     def start(self) -> "Grader":
         self.launch()
         try:
-            # The trusted parts first, so a broken checks.py or reference fails before any grading.
+            # The trusted parts first, so a broken checks.py or reference fails before any grading,
+            # and a device the machine lacks (device = "cuda") too.
+            require_device(self.assignment)
             self.checks
+            self.time_limits
             if self.assignment.checks_use_reference:
                 self.assignment.reference
                 self.assignment.harness_module
@@ -252,7 +279,7 @@ class Grader:
             reference_harness=self._reference_harness,
             settings=assignment.extra,
         )
-        timeout = check.timeout if check.timeout is not None else assignment.limits.check_timeout
+        timeout = self.time_limits[check.name]
         if sandbox.budget_left <= 0:
             return CheckResult(name=check.name, score=0.0, max_score=check.points, status="timeout",
                                message=f"not run: the submission's time budget of {assignment.limits.submission_budget:g} s "
@@ -286,7 +313,8 @@ class Grader:
         return CheckResult(
             name=check.name, score=round(check.points * fraction, 6), max_score=check.points,
             status=status, message=clean(message), visibility=check.visibility, description=check.description,
-            duration=round(time.monotonic() - started, 4), metrics=_metrics(context.metrics), where=where,
+            duration=round(time.monotonic() - started, 4), metrics=_metrics(context.metrics),
+            labels=_labels(context.labels), where=where,
             reason=reason, fingerprint=fingerprint)
 
 
