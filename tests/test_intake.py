@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.errors import UsageError
+from grader.errors import RosterError, UsageError
 from grader.intake.gradescope_metadata import parse_metadata
 from grader.intake.plan import plan_submissions
 from grader.intake.roster import read_roster
@@ -214,7 +214,7 @@ def test_a_roster_maps_names_to_ids_and_says_who_it_does_not_know(tmp_path):
     moodle = read_roster(write(tmp_path / "worksheet.csv", "Identifier,Full name,Email address,Grade\n"
                                                           "Participant 1001,Ada Lovelace,ada@x.edu,\n"))
     assert moodle.students == {"1001": "Ada Lovelace"}
-    with pytest.raises(UsageError, match="the roster .*bad.csv needs an id column"):
+    with pytest.raises(RosterError, match="the roster .*bad.csv needs an id column"):
         read_roster(write(tmp_path / "bad.csv", "who,what\nann,1\n"))
 
 

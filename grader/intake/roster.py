@@ -17,26 +17,18 @@ John Smith's row. A name two rows share is not used to find an id.
 
 from __future__ import annotations
 
-import csv
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.errors import UsageError
+from grader.course.roster_file import name_key, read_rows
+from grader.errors import RosterError
 from grader.text import clean_name
 
 #: Id columns, best first (case-insensitive). Canvas's ``ID`` is what its file names carry.
 ID_COLUMNS = ("id", "identifier", "sis user id", "id number", "student id", "student_id", "sid",
               "sis login id", "username", "email address", "email")
 NAME_COLUMNS = ("student", "full name", "name", "student name")
-MAX_BYTES = 32 * 1024 * 1024
-
-
-def name_key(name: str) -> str:
-    """A name as matching sees it: letters and digits only, case-folded, accents kept."""
-    text = unicodedata.normalize("NFC", name).casefold()
-    return "".join(ch for ch in text if ch.isalnum())
 
 
 def name_keys(name: str) -> set[str]:
@@ -83,26 +75,18 @@ def _column(header: list[str], wanted: tuple[str, ...]) -> str | None:
 
 def read_roster(path: Path) -> Roster:
     shown = clean_name(str(path), 500)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read the roster {shown}: {exc.strerror}") from None
-    if len(data) > MAX_BYTES:
-        raise UsageError(f"the roster {shown} is larger than {MAX_BYTES // 2**20} MiB")
-    text = data.decode("utf-8-sig", "replace")
-    reader = csv.DictReader(text.splitlines())
-    header = reader.fieldnames or []
+    header, rows = read_rows(path)
+    records = [dict(zip(header, (cell.strip() for cell in row))) for row in rows]
     id_columns = _columns(header, ID_COLUMNS)  # a row's id: the first of these it fills in
     name_column = _column(header, NAME_COLUMNS)
     first, last = _column(header, ("first name", "given name")), _column(header, ("last name", "surname"))
     if not id_columns or (name_column is None and not (first and last)):
-        raise UsageError(f"the roster {shown} needs an id column ({', '.join(c for c in ID_COLUMNS[:4])}, ...) "
+        raise RosterError(f"the roster {shown} needs an id column ({', '.join(c for c in ID_COLUMNS[:4])}, ...) "
                          "and a name column (Student, Full name, Name, or First name and Last name), "
                          "as an LMS gradebook export has")
     roster = Roster(Path(path))
     seen: dict[str, str] = {}
-    for row in reader:
+    for row in records:
         name = (row.get(name_column) or "").strip() if name_column else \
             f"{(row.get(first) or '').strip()} {(row.get(last) or '').strip()}".strip()
         raw_id = next((value.strip() for value in (row.get(c) for c in id_columns) if value and value.strip()), "")

@@ -23,18 +23,14 @@ grades would overwrite the other.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.course.roster_file import name_key, read_rows
 from grader.errors import RosterError
 from grader.text import clean_name
 
-#: A roster file larger than this is not a class list.
-MAX_ROSTER_BYTES = 20 * 1024 * 1024
 #: Header names (case-insensitive) of each field a roster may carry.
 HEADERS = {
     "canvas_id": ("id",),
@@ -84,7 +80,7 @@ class RosterEntry:
         if "," in sortable:  # "Smith, John" -> "John Smith" and Canvas's "smithjohn"
             last_part, _, first_part = sortable.partition(",")
             forms |= {f"{first_part} {last_part}", f"{last_part}{first_part}"}
-        return {_name_key(f) for f in forms if f and f.strip(", ")}
+        return {name_key(f) for f in forms if f and f.strip(", ")}
 
 
 @dataclass
@@ -109,46 +105,10 @@ class Match:
     how: str = ""
 
 
-def _name_key(text: str) -> str:
-    """A name compared without case, accents' composition, spacing or punctuation."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return re.sub(r"[\W_]+", "", text)
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", "replace")  # what Excel writes as "CSV" on Windows
-
-
-def _delimiter(first_line: str) -> str:
-    counts = {d: first_line.count(d) for d in ("\t", ",", ";")}
-    return max(counts, key=lambda d: (counts[d], d == ","))
-
-
 def read_roster(path: Path) -> Roster:
     """The roster in ``path``; a ``RosterError`` saying what to fix if it is not one."""
     path = Path(path)
-    try:
-        if path.stat().st_size > MAX_ROSTER_BYTES:
-            raise RosterError(f"{path} is larger than {MAX_ROSTER_BYTES // 2**20} MiB: it is not a class list; "
-                              "export the gradebook from your LMS and pass that")
-        text = _decode(path.read_bytes())
-    except OSError as exc:
-        raise RosterError(f"cannot read the roster {path}: {exc.strerror or exc}; "
-                          "pass the CSV your LMS's gradebook export wrote") from exc
-    lines = text.splitlines()
-    if not lines:
-        raise RosterError(f"the roster {path} is empty; pass the CSV your LMS's gradebook export wrote")
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(lines[0]))
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise RosterError(f"the roster {path} is not CSV ({exc}); pass the CSV your LMS's gradebook export wrote") from exc
-    header = [cell.strip() for cell in rows[0]]
+    header, rows = read_rows(path)
     index: dict[str, int] = {}
     for position, title in enumerate(header):
         for key, names in HEADERS.items():
@@ -162,7 +122,7 @@ def read_roster(path: Path) -> Roster:
                           "pass your LMS's gradebook export (Canvas: Student, ID, SIS Login ID; "
                           "Moodle: Email address or ID number; Blackboard: Username)")
     entries = []
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in enumerate(rows, start=2):
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
@@ -179,7 +139,7 @@ def _candidates(roster: Roster, student: str) -> tuple[list[RosterEntry], str]:
     wanted = student.strip()
     for key, how, label in MATCH_ORDER:
         if how == "name":
-            target = _name_key(wanted)
+            target = name_key(wanted)
             found = [e for e in roster.entries if target and target in e.names()]
         elif how == "fold":
             found = [e for e in roster.entries if e.get(key) and e.get(key).casefold() == wanted.casefold()]
