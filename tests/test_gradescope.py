@@ -475,3 +475,10 @@ def test_run_exits_0_with_results_even_if_its_log_cannot_be_printed(tmp_path, mo
     assert result.exit_code == 0
     assert result.stdout == "(the rest of the log could not be printed: UnicodeEncodeError)\n"
     assert strict_json(root / "results" / "results.json")["score"] == 0.0
+
+
+def test_the_cli_defaults_match_the_library():
+    from grader.cli import gradescope as cli_gradescope
+    from grader.gradescope import run as runner
+
+    assert cli_gradescope.DEFAULT_ROOT == str(runner.DEFAULT_ROOT)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import SandboxError
-from grader.sandbox.doctor import missing_layers_warning
+from grader.sandbox.forkserver import missing_layers_warning
 from grader.sandbox import isolation
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.limits import Limits

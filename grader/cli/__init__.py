@@ -10,14 +10,20 @@ import atexit
 import os
 import sys
 
-from grader.cli import (analytics, check, course, db, doctor, grade, gradescope, leaderboard, platforms, regrade,
-                        reports)
 from grader.cli.app import EXIT_OK, cli
 
-for command in (course.list_command, check.check, grade.grade, regrade.regrade, reports.export, reports.feedback_command,
-                course.release, course.new, course.validate, gradescope.gradescope, platforms.prairielearn,
-                platforms.classroom, analytics.stats, analytics.similar, leaderboard.leaderboard, db.db, doctor.doctor):
-    cli.add_command(command)
+# Each command's module loads when that command runs (``module:attribute``): ``grader check``
+# does not pay for the imports of twenty other commands.
+cli.lazy_commands.update({
+    "list": "grader.cli.course:list_command", "check": "grader.cli.check:check", "grade": "grader.cli.grade:grade",
+    "regrade": "grader.cli.regrade:regrade", "export": "grader.cli.reports:export",
+    "feedback": "grader.cli.reports:feedback_command", "release": "grader.cli.course:release",
+    "new": "grader.cli.course:new", "validate": "grader.cli.course:validate",
+    "gradescope": "grader.cli.gradescope:gradescope", "prairielearn": "grader.cli.platforms:prairielearn",
+    "classroom": "grader.cli.platforms:classroom", "stats": "grader.cli.analytics:stats",
+    "similar": "grader.cli.analytics:similar", "leaderboard": "grader.cli.leaderboard:leaderboard",
+    "db": "grader.cli.db:db", "doctor": "grader.cli.doctor:doctor",
+})
 
 
 def main() -> None:

@@ -26,7 +26,25 @@ EXIT_OK, EXIT_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 130
 class GraderGroup(click.Group):
     """Maps outcomes to exit codes: 0 done, 1 a usage or input error (one line, ``ErrorName: message``),
     2 a bug in the grader (with its traceback), 130 interrupted; ``grader grade`` also exits 3
-    when it finished but the grader failed on some submissions (``cli.grade.EXIT_GRADER_FAULTS``)."""
+    when it finished but the grader failed on some submissions (``cli.grade.EXIT_GRADER_FAULTS``).
+
+    Commands may be registered by name and ``module:attribute`` in ``lazy_commands``: their
+    module is imported when the command is looked up, not with the group."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands: dict[str, str] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name in self.lazy_commands and name not in self.commands:
+            import importlib
+
+            module, attribute = self.lazy_commands[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:

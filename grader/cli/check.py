@@ -21,19 +21,26 @@ def check(ctx: click.Context, assignment: str, file: Path, student: str | None) 
 
     Exits 0 if every public check passes, 1 otherwise. Nothing is stored.
     """
-    from grader.reports import terminal as present
-    from grader.sandbox.doctor import missing_layers_warning
-    from grader.grading.grader import Grader
+    from grader.sandbox.forkserver import ForkServer, missing_layers_warning
 
     if not file.is_file():
         raise SubmissionError(f"{file}: no such file; give the path of your .py file or .ipynb notebook")
     spec = get_assignment(assignment, course_root(ctx))
-    with Grader(spec, visibility="public") as grader:
-        # A laptop may lack some layers: say so and run anyway. The warm parent probed them at start.
-        warning = missing_layers_warning(grader.missing_layers)
-        if warning:
-            click.echo(warning, err=True)
-        result = grader.grade_file(file, student or file.stem)
+    # The warm parent first: its start (an interpreter, numpy, the isolation probe) overlaps the
+    # imports of the grading side below instead of following them.
+    forkserver = ForkServer(spec.limits.warm_imports).launch()
+    try:
+        from grader.grading.grader import Grader
+        from grader.reports import terminal as present
+
+        with Grader(spec, visibility="public", forkserver=forkserver) as grader:
+            # A laptop may lack some layers: say so and run anyway. The warm parent probed them at start.
+            warning = missing_layers_warning(grader.missing_layers)
+            if warning:
+                click.echo(warning, err=True)
+            result = grader.grade_file(file, student or file.stem)
+    finally:
+        forkserver.close()
     hidden = len(spec.checks) - len(grader.checks)
     present.feedback(present.console(), result, hidden_checks=hidden)
     ctx.exit(0 if result.status == "graded" and result.score == result.max_score else 1)

@@ -6,9 +6,13 @@ from pathlib import Path
 
 import click
 
-from grader.gradescope import bundle as bundles, run as runner
 from grader.course.assignment import get_assignment
+from grader.gradescope.metadata import STUDENT_ID_FIELDS
 from grader.text import clean
+
+# The bundle and the run (forkserver, grading, results.json) load when their command runs:
+# every other command, `grader check` first, would pay for them.
+DEFAULT_ROOT = "/autograder"
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 STUDENT_ID_HELP = ("Field of Gradescope's submission metadata (users[0]) that is the student's id "
@@ -24,7 +28,7 @@ def gradescope() -> None:
 @click.argument("assignment")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="autograder.zip",
               show_default=True, help="Where to write the zip.")
-@click.option("--student-id", type=click.Choice(bundles.STUDENT_ID_FIELDS), help=STUDENT_ID_HELP)
+@click.option("--student-id", type=click.Choice(STUDENT_ID_FIELDS), help=STUDENT_ID_HELP)
 @click.pass_context
 def build(ctx: click.Context, assignment: str, out: Path, student_id: str | None) -> None:
     """Write the Gradescope autograder zip of ASSIGNMENT (upload it as the autograder).
@@ -33,15 +37,17 @@ def build(ctx: click.Context, assignment: str, out: Path, student_id: str | None
     run_autograder, the grader's source, and only this assignment and its reference.
     """
     spec = get_assignment(assignment, ctx.obj["course"])
-    bundle = bundles.build_bundle(spec, out, student_id=student_id)
+    from grader.gradescope.bundle import build_bundle
+
+    bundle = build_bundle(spec, out, student_id=student_id)
     click.echo(f"wrote {bundle.path} ({len(bundle.names)} files): upload it as the Gradescope autograder of {spec.name}")
 
 
 @gradescope.command(context_settings=CONTEXT)
 @click.argument("assignment")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=str(runner.DEFAULT_ROOT),
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ROOT,
               show_default=True, help="Gradescope's folder: grades ROOT/submission/, writes ROOT/results/results.json.")
-@click.option("--student-id", type=click.Choice(bundles.STUDENT_ID_FIELDS), help=STUDENT_ID_HELP)
+@click.option("--student-id", type=click.Choice(STUDENT_ID_FIELDS), help=STUDENT_ID_HELP)
 @click.pass_context
 def run(ctx: click.Context, assignment: str, root: Path, student_id: str | None) -> None:
     """Grade the submission in ROOT/submission/ and write ROOT/results/results.json.
@@ -50,6 +56,8 @@ def run(ctx: click.Context, assignment: str, root: Path, student_id: str | None)
     message when nothing can be graded) and then exits 0, whatever the score. What it prints
     is Gradescope's log, shown to instructors only.
     """
+    from grader.gradescope import run as runner
+
     report = runner.run(assignment, course_root=ctx.obj["course"], root=root, student_id=student_id)
     # results.json is written: nothing printed below may fail the command now, or run_autograder
     # would replace a good results.json with its fallback.

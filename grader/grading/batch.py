@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Iterator
 
 from grader.course.assignment import Assignment
 from grader.course.lateness import apply_lateness
+from grader.grading.failures import ungraded
 from grader.grading.pool import WorkerPool
 from grader.intake.discover import SubmissionFile
 from grader.intake.submission import content_hash
-from grader.results import CheckResult, SubmissionResult
+from grader.results import SubmissionResult
 from grader.text import clean, clean_name
 
 if TYPE_CHECKING:  # annotations only: grading without a gradebook needs no SQLAlchemy
@@ -200,15 +201,9 @@ class Batch:
 
     def _ambiguous(self, file: SubmissionFile, digest: str) -> SubmissionResult:
         """The error result of a student whose files leave the submission unclear: nothing is run."""
-        error = clean(file.problem, 2000, multiline=False)
-        checks = self.assignment.checks_for(self.visibility)
-        return SubmissionResult(
-            student=file.student, assignment=self.assignment.name, file=clean_name(os.fsencode(str(file.path)), 4096),
-            content_hash=digest,
-            score=0.0, max_score=sum(c.points for c in checks), status="error", error=error, fault="submission",
-            checks=[CheckResult(name=c.name, score=0.0, max_score=c.points, status="error",
-                                message=f"not graded: {error}", visibility=c.visibility, description=c.description,
-                                reason="submission_error") for c in checks])
+        return ungraded(self.assignment, student=file.student, file=clean_name(os.fsencode(str(file.path)), 4096),
+                        content_hash=digest, error=clean(file.problem, 2000, multiline=False), fault="submission",
+                        visibility=self.visibility)
 
     def close(self, kill: bool = False) -> None:
         """Stop the graders: let workers finish closing (or ``kill`` them at once)."""

@@ -16,11 +16,12 @@ import stat
 import tempfile
 from pathlib import Path
 
+from grader.grading import failures
 from grader.course.assignment import Assignment
 from grader.errors import SubmissionError
 from grader.intake.submission import SUFFIXES
 from grader.reports.jsonsafe import json_safe
-from grader.results import CheckResult, SubmissionResult
+from grader.results import SubmissionResult
 
 #: Folders of a submission that never hold the file to grade.
 IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", "__MACOSX"}
@@ -73,13 +74,9 @@ def find_submission(folder: Path, module: str) -> Path:
 
 
 def ungraded(assignment: Assignment, student: str, reason: str, file: str = "") -> SubmissionResult:
-    """A result scoring 0 with every check listed as not graded, for ``reason``."""
-    checks = [CheckResult(name=c.name, score=0.0, max_score=c.points, status="error", message=f"not graded: {reason}",
-                          visibility=c.visibility, description=c.description, reason="submission_error")
-              for c in assignment.checks]
-    return SubmissionResult(student=student, assignment=assignment.name, file=file, content_hash="", score=0.0,
-                            max_score=assignment.max_score(), status="error", error=reason, checks=checks,
-                            fault="submission")
+    """A result scoring 0 with every check listed as not graded, for ``reason`` (the submission's)."""
+    return failures.ungraded(assignment, student=student, file=file, content_hash="", error=reason,
+                             fault="submission")
 
 
 def grade_one(assignment: Assignment, path: Path, student: str, forkserver=None) -> tuple[SubmissionResult, list[str]]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 
 from grader.sandbox import isolation
-from grader.sandbox.forkserver import ForkServer
+from grader.sandbox.forkserver import ForkServer, missing_layers_warning
 from grader.sandbox.isolation import LayerStatus
 from grader.sandbox.limits import Limits
 
@@ -49,15 +49,6 @@ def _version(distribution: str) -> str | None:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
-
-
-def missing_layers_warning(missing: list[LayerStatus]) -> str | None:
-    """One line for a student whose host lacks some isolation layers, or None when none is missing."""
-    if not missing:
-        return None
-    names = ", ".join(layer.title for layer in missing)
-    return (f"warning: this host does not allow every sandbox layer (missing: {names}); "
-            f"your code still runs in a separate, resource-limited process")
 
 
 @dataclass

@@ -30,6 +30,15 @@ def refusal(missing: list[LayerStatus]) -> str:
             f"grading untrusted submissions without them is unsafe (use --insecure to grade anyway)")
 
 
+def missing_layers_warning(missing: list[LayerStatus]) -> str | None:
+    """One line for a student whose host lacks some isolation layers, or None when none is missing."""
+    if not missing:
+        return None
+    names = ", ".join(layer.title for layer in missing)
+    return (f"warning: this host does not allow every sandbox layer (missing: {names}); "
+            f"your code still runs in a separate, resource-limited process")
+
+
 class ForkServer:
     """One warm parent process, owned by one grading worker.
 
