@@ -149,23 +149,11 @@ class ForkServer:
         if self.missing_layers:
             raise SandboxError(refusal(self.missing_layers))
 
-    def _ask(self, request: dict, fds: list[int] = ()) -> dict:
-        if self._socket is None:
-            raise SandboxError("the sandbox parent is not running")
-        if not self._ready:
-            self.wait_ready()
-        with self._lock:
-            try:
-                if fds:
-                    socket.send_fds(self._socket, [json.dumps(request).encode()], list(fds))
-                else:
-                    self._socket.send(json.dumps(request).encode())
-                reply = self._socket.recv(1 << 16)
-            except OSError as exc:
-                raise SandboxError(f"lost the sandbox parent: {exc}") from None
-        if not reply:
-            raise SandboxError("the sandbox parent exited unexpectedly")
-        return json.loads(reply)
+    def _ask(self, request: dict) -> dict:
+        reply, fds = self._ask_for_fds(request)
+        for fd in fds:  # only a spawn's answer carries descriptors
+            os.close(fd)
+        return reply
 
     def spawn(self, request: dict) -> tuple[int, socket.socket, int]:
         """A sandboxed child for ``request``: its pid (= its process group), the grader's end of
@@ -178,6 +166,7 @@ class ForkServer:
         return int(reply["pid"]), socket.socket(fileno=fds[0]), fds[1]
 
     def _ask_for_fds(self, request: dict) -> tuple[dict, list[int]]:
+        """Send one request to the warm parent and read its answer, with any descriptors it passes."""
         if self._socket is None:
             raise SandboxError("the sandbox parent is not running")
         if not self._ready:
