@@ -570,3 +570,17 @@ def test_a_namespaced_sandbox_forks_runs_and_is_reaped_in_tens_of_milliseconds(s
     median = statistics.median(times)
     print(f"fork-isolate-run-reap: median {median * 1000:.1f} ms, min {min(times) * 1000:.1f} ms")
     assert median < 0.25  # typically ~20 ms here; generous for a loaded machine
+
+
+def test_a_cuda_assignment_s_sandboxes_get_the_gpu_device_files_and_others_do_not(tmp_path):
+    """Only device = "cuda" binds the GPU's device files into the root (none here: no GPU; the
+    names are read from /dev, so a host with an NVIDIA driver gets nvidiactl, nvidia0, nvidia-uvm)."""
+    from grader.sandbox.isolation import rootfs
+
+    plain = rootfs.root_spec("/tmp", 60001, 60001)
+    gpu = rootfs.root_spec("/tmp", 60001, 60001, gpu=True)
+    assert plain.devices == ("null", "zero", "full", "random", "urandom")
+    assert gpu.devices == plain.devices + rootfs.gpu_devices()
+    assert all(name.startswith("nvidia") for name in rootfs.gpu_devices())
+    assert rootfs._GPU_DEVICE.match("nvidia0") and rootfs._GPU_DEVICE.match("nvidia-uvm")
+    assert not rootfs._GPU_DEVICE.match("nvidia0;rm") and not rootfs._GPU_DEVICE.match("sda")

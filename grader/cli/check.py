@@ -22,13 +22,14 @@ def check(ctx: click.Context, assignment: str, file: Path, student: str | None) 
     Exits 0 if every public check passes, 1 otherwise. Nothing is stored.
     """
     from grader.sandbox.forkserver import ForkServer, missing_layers_warning
+    from grader.course.devices import needs_gpu
 
     if not file.is_file():
         raise SubmissionError(f"{file}: no such file; give the path of your .py file or .ipynb notebook")
     spec = get_assignment(assignment, course_root(ctx))
     # The warm parent first: its start (an interpreter, numpy, the isolation probe) overlaps the
     # imports of the grading side below instead of following them.
-    forkserver = ForkServer(spec.limits.warm_imports).launch()
+    forkserver = ForkServer(spec.limits.warm_imports, gpu=needs_gpu(spec)).launch()
     try:
         from grader.grading.grader import Grader
         from grader.reports import terminal as present

@@ -40,3 +40,8 @@ def require_device(assignment: Assignment) -> str:
                               "has no such GPU (torch.cuda.is_available() is "
                               f"{torch.cuda.is_available()}): grade on a machine with one, or set device = \"cpu\"")
     return wanted
+
+
+def needs_gpu(assignment: Assignment) -> bool:
+    """True when the assignment's sandboxes need the GPU's device files (``device`` is CUDA)."""
+    return device(assignment) != "cpu"

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.course.assignment import Assignment, list_assignments
-from grader.course.devices import require_device
+from grader.course.devices import needs_gpu, require_device
 from grader.compare import FIRST_FAILED
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
 from grader.errors import AssignmentError, SandboxError
@@ -128,7 +128,7 @@ class Grader:
 
         Its imports (numpy, torch) take a while: launched early, they overlap the caller's own."""
         if self._forkserver is None:
-            self._forkserver = ForkServer(self.assignment.limits.warm_imports).launch()
+            self._forkserver = ForkServer(self.assignment.limits.warm_imports, gpu=needs_gpu(self.assignment)).launch()
         return self
 
     def start(self) -> "Grader":

@@ -53,10 +53,11 @@ def serve(requests, replies) -> None:
     try:
         from grader.course.assignment import get_assignment
         from grader.sandbox.forkserver import ForkServer
+        from grader.course.devices import needs_gpu
 
         assignment = get_assignment(config["assignment"], Path(config["course_root"]))
         # The warm parent first: its imports (numpy, torch) overlap ours of the grading side.
-        forkserver = ForkServer(assignment.limits.warm_imports).launch()
+        forkserver = ForkServer(assignment.limits.warm_imports, gpu=needs_gpu(assignment)).launch()
         from grader.grading.grader import Grader
 
         grader = Grader(assignment, visibility=config.get("visibility", "all"), forkserver=forkserver,

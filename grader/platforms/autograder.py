@@ -84,10 +84,11 @@ def grade_one(assignment: Assignment, path: Path, student: str, forkserver=None)
     host does not allow (named for the log). ``forkserver`` (tests) is a running warm parent."""
     from grader.grading.grader import Grader  # here, not at the top: `grader --help` needs none of numpy
     from grader.sandbox.forkserver import ForkServer
+    from grader.course.devices import needs_gpu
 
     own = forkserver is None
     if own:
-        forkserver = ForkServer(assignment.limits.warm_imports).start()
+        forkserver = ForkServer(assignment.limits.warm_imports, gpu=needs_gpu(assignment)).start()
     try:
         missing = [f"{layer.title}: {layer.detail}" for layer in forkserver.missing_layers]
         with Grader(assignment, forkserver=forkserver) as graded:

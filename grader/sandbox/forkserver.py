@@ -49,8 +49,11 @@ class ForkServer:
     """
 
     def __init__(self, warm_imports: tuple[str, ...] = ("numpy",), *, isolate: bool = True,
-                 require_isolation: bool = False, mode: str | None = None, disable: tuple[str, ...] = ()):
+                 require_isolation: bool = False, mode: str | None = None, disable: tuple[str, ...] = (),
+                 gpu: bool = False):
         self.warm_imports = tuple(warm_imports)
+        #: Bind the host's GPU device files into each sandbox's root (``device = "cuda"``).
+        self.gpu = gpu
         #: Layers to leave out on purpose (tests of one layer at a time, diagnosis).
         self.disable = tuple(disable)
         self.require_isolation = require_isolation
@@ -87,7 +90,8 @@ class ForkServer:
     def launch(self) -> "ForkServer":
         """Start the warm parent without waiting for it: its imports (numpy, torch) take a
         while, which the caller can spend on its own preparation before ``wait_ready``."""
-        config = {"warm_imports": list(self.warm_imports), "mode": self.mode, "disable": list(self.disable)}
+        config = {"warm_imports": list(self.warm_imports), "mode": self.mode, "disable": list(self.disable),
+                  "gpu": self.gpu}
         if self.mode != "none":
             try:
                 if self.mode == "root":

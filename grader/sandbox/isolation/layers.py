@@ -97,12 +97,12 @@ class Isolation:
     """
 
     def __init__(self, mode: str = "none", *, uid: int | None = None, gid: int | None = None,
-                 disable: tuple[str, ...] = ()):
+                 disable: tuple[str, ...] = (), gpu: bool = False):
         self.mode = mode
+        self.gpu = gpu  # an assignment that trains on CUDA: the GPU's device files go into the root too
         #: Layers turned off on purpose (tests of a single layer, diagnosis).
         self.disabled = set(disable)
-        self.uid = uid
-        self.gid = gid
+        self.uid, self.gid = uid, gid
         #: The folder each child mounts its private root over, in its own mount namespace.
         self.mountpoint = next((f for f in ROOT_MOUNTPOINTS if os.path.isdir(f) and not os.path.islink(f)),
                                None)
@@ -114,8 +114,7 @@ class Isolation:
         self.layers: list[LayerStatus] = []
         self._own_pid_ns: int | None = None
         self._spec: RootSpec | None = None
-        self._startup_note = ""
-        self._seccomp_note = ""
+        self._startup_note = self._seccomp_note = ""
 
     @property
     def pid_namespace(self) -> bool:
@@ -132,7 +131,8 @@ class Isolation:
     def from_config(cls, config: dict) -> "Isolation":
         """Called first thing in the warm parent (still single-threaded)."""
         mode = config.get("mode", "none")
-        isolation = cls(mode, uid=config.get("uid"), gid=config.get("gid"), disable=tuple(config.get("disable", ())))
+        isolation = cls(mode, uid=config.get("uid"), gid=config.get("gid"), disable=tuple(config.get("disable", ())),
+                        gpu=bool(config.get("gpu")))
         if mode == "userns":
             try:
                 enter_user_namespace()
@@ -175,7 +175,7 @@ class Isolation:
         except OSError:
             self._own_pid_ns = None
         if self.mountpoint:
-            self._spec = root_spec(self.mountpoint, self.uid or 0, self.gid or 0)
+            self._spec = root_spec(self.mountpoint, self.uid or 0, self.gid or 0, gpu=self.gpu)
         if "seccomp" in self.disabled:
             return
         try:

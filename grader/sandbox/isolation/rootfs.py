@@ -4,6 +4,7 @@ what Python needs, entered with pivot_root in the child's own mount namespace.""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 
@@ -20,6 +21,16 @@ ROOT_MOUNTPOINTS = ("/tmp", "/var/tmp", "/mnt")
 #: Per-mount flags a bind remount must keep (statvfs's ST_* values are the same bits).
 _KEPT_MOUNT_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME
 _DEVICES = ("null", "zero", "full", "random", "urandom")
+#: The GPU's device files (NVIDIA's driver), bound too for an assignment that trains on CUDA.
+_GPU_DEVICE = re.compile(r"^nvidia(\d+|ctl|-uvm|-uvm-tools|-modeset)$")
+
+
+def gpu_devices() -> tuple[str, ...]:
+    """The GPU device files this host has in /dev (none without an NVIDIA driver)."""
+    try:
+        return tuple(sorted(name for name in os.listdir("/dev") if _GPU_DEVICE.match(name)))
+    except OSError:
+        return ()
 
 
 def inside(path: str, folder: str) -> bool:
@@ -72,6 +83,7 @@ class RootSpec:
     binds: list[tuple[str, int]]  # (host folder, flags of its read-only remount)
     symlinks: list[tuple[str, str]]  # (path, target)
     etc: dict[str, bytes]
+    devices: tuple[str, ...] = _DEVICES  # the names under /dev bound into the root
 
 
 def _remount_flags(path: str) -> int:
@@ -82,7 +94,8 @@ def _remount_flags(path: str) -> int:
     return kept | MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
 
 
-def root_spec(mountpoint: str, uid: int, gid: int) -> RootSpec:
+def root_spec(mountpoint: str, uid: int, gid: int, *, gpu: bool = False) -> RootSpec:
+    """What the child's root is built from; with ``gpu``, the GPU's device files too."""
     binds, symlinks = [], []
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
@@ -96,7 +109,8 @@ def root_spec(mountpoint: str, uid: int, gid: int) -> RootSpec:
         symlinks.append(("/etc/localtime", os.readlink("/etc/localtime")))
     symlinks += [("/dev/fd", "/proc/self/fd"), ("/dev/stdin", "/proc/self/fd/0"),
                  ("/dev/stdout", "/proc/self/fd/1"), ("/dev/stderr", "/proc/self/fd/2")]
-    return RootSpec(mountpoint, [(b, _remount_flags(b)) for b in binds], symlinks, _etc_files(uid, gid))
+    return RootSpec(mountpoint, [(b, _remount_flags(b)) for b in binds], symlinks, _etc_files(uid, gid),
+                    _DEVICES + (gpu_devices() if gpu else ()))
 
 
 def _makedirs(path: str, mode: int = 0o755) -> None:
@@ -115,7 +129,7 @@ def build_root(spec: RootSpec, *, scratch_mb: int, uid: int, gid: int, mount_pro
     new = spec.mountpoint
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount propagates back to the host
     sources = {path: os.open(path, os.O_PATH | os.O_CLOEXEC)
-               for path in [source for source, _ in spec.binds] + [f"/dev/{d}" for d in _DEVICES]}
+               for path in [source for source, _ in spec.binds] + [f"/dev/{d}" for d in spec.devices]}
     try:
         _populate_root(spec, sources, scratch_mb=scratch_mb, uid=uid, gid=gid, mount_proc=mount_proc)
     finally:
@@ -147,7 +161,7 @@ def _populate_root(spec: RootSpec, sources: dict[str, int], *, scratch_mb: int, 
             finally:
                 os.close(fd)
         _makedirs(new + "/dev")
-        for device in _DEVICES:
+        for device in spec.devices:
             target = f"{new}/dev/{device}"
             os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             mount(f"/proc/self/fd/{sources[f'/dev/{device}']}", target, None, MS_BIND)
