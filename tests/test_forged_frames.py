@@ -10,6 +10,7 @@ enough to hurt the trusted process or the gradebook.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import pytest
@@ -200,3 +201,55 @@ def test_answers_built_to_amplify_stay_small_in_the_grader():
     for name, figure in figures.items():
         assert figure["peak_mb"] < baseline["peak_mb"] + 120, (name, figure, baseline)
         assert figure["score"] < figure["max_score"] and figure["json_bytes"] < 20_000, (name, figure)
+
+
+BATCH_FORGERIES = {
+    # fewer answers than the batch had cases
+    "too few answers": '_send({"seq": _seq(), "results": []})',
+    # an answer only a whole request can have, inside a batch
+    "a per-call 'missing'": '_send({"seq": _seq(), "results": [{"missing": "x"}] * _cases()})',
+    # a single value where a list of answers is due
+    "a single value": '_send({"seq": _seq(), "value": 1})',
+    # answers that are not objects
+    "answers that are not objects": '_send({"seq": _seq(), "results": [7] * _cases()})',
+    # a value of more parts than allowed, shared across the answers
+    "too many parts in all": '_send({"seq": _seq(), "results": [{"value": {"list": [0] * 30_000}}] * _cases()})',
+}
+# The batch's case count, read as an attacker would, from the child's frame.
+CASES = '''
+def _up(name):
+    frame = _sys._getframe(1)
+    while name not in frame.f_locals:
+        frame = frame.f_back
+    return frame.f_locals[name]
+
+def _seq():
+    return _up("self")._seq
+
+def _cases():
+    return len(_up("cases"))
+'''
+
+
+@pytest.mark.parametrize("kind", list(BATCH_FORGERIES))
+def test_a_forged_answer_to_a_batch_is_the_submissions_error(forkserver, course_root, tmp_path, kind):
+    """conv's configuration loops go through ctx.calls: a batch's reply is checked as a whole."""
+    import shutil
+
+    root = tmp_path / "course"
+    shutil.copytree(course_root / "assignments" / "conv", root / "assignments" / "conv")
+    (root / "reference").mkdir()
+    shutil.copy(course_root / "reference" / "conv.py", root / "reference" / "conv.py")
+    source = (SAMPLES / "conv" / "correct.py").read_text() + FORGE + CASES + \
+        "\n_honest = conv_output_size\n\ndef conv_output_size(*args, **kwargs):\n" \
+        f"    {BATCH_FORGERIES[kind]}\n    return _honest(*args, **kwargs)\n"
+    with Grader(get_assignment("conv", root), forkserver=forkserver) as grader:
+        result = grader.grade_file(write(tmp_path / "conv.py", source), "forger")
+    forged = [c for c in result.checks if c.reason == "invalid_reply"]
+    assert forged, [(c.name, c.status, c.message) for c in result.checks]
+    for check in forged:
+        assert check.status == "error" and "tell the course staff" not in check.message
+        # conv2d and the shape functions call conv_output_size too: each forged call is named as the one asked
+        assert re.match(r"during \w+\(\), the process running your code sent "
+                        r"an invalid answer", check.message), check.message
+    assert all(c.reason != "grader_error" for c in result.checks)

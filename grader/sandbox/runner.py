@@ -62,12 +62,15 @@ class _BufferedReader:
         self._sock = sock
         self._buffer = bytearray()
         self.deadline = float("inf")
+        #: Bytes handed out so far (frames' lengths, headers and blobs alike).
+        self.consumed = 0
 
     def read(self, count: int) -> bytes:
         if not self._buffer:
             self._fill(count)
         taken = bytes(self._buffer[:count])
         del self._buffer[:count]
+        self.consumed += len(taken)
         return taken
 
     def _fill(self, wanted: int) -> None:
@@ -110,6 +113,7 @@ class Sandbox:
         self._forkserver = forkserver
         self._limits = limits
         self._socket: socket.socket | None = None
+        self._reader: _BufferedReader | None = None
         self._output: _OutputCapture | None = None
         self.pid: int | None = None
         self.scratch: str | None = None
@@ -132,6 +136,11 @@ class Sandbox:
         self._output = _OutputCapture(out_read, self._limits.output_bytes)
         self._output.start()
         return self
+
+    @property
+    def bytes_received(self) -> int:
+        """Bytes of frames read from this child so far (headers and blobs)."""
+        return self._reader.consumed if self._reader is not None else 0
 
     @property
     def alive(self) -> bool:

@@ -192,8 +192,9 @@ class SubmissionSandbox:
 
     def _receive(self, sandbox: Sandbox, deadline: float) -> tuple[dict, list[bytes]]:
         """One frame from ``sandbox``, counted against the submission's bound on answer bytes."""
+        before = sandbox.bytes_received
         header, blobs = sandbox.receive(deadline)
-        self._reply_bytes += sum(map(len, blobs))
+        self._reply_bytes += sandbox.bytes_received - before  # headers count too, not only arrays
         if self._reply_bytes > self._limits.replies_mb * MIB:
             sandbox.kill()
             raise ReplyLimit(f"your code's answers added up to more than the {self._limits.replies_mb} MiB "
