@@ -29,6 +29,7 @@ from grader.sandbox.session import SubmissionSandbox
 from grader.intake.submission import python_submission
 
 from conftest import ROOT, SAMPLES
+from procs import parent
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the isolation layers are Linux namespaces, seccomp and uids")
@@ -72,14 +73,6 @@ def run(server: ForkServer, source: str, *args, function: str = "probe", limits:
     finally:
         sandbox.close()
     return value, sandbox.output()
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("PPid:"))
-    except (OSError, StopIteration):
-        return None
 
 
 def _processes_of_uid(uid: int) -> list[int]:
@@ -238,7 +231,7 @@ def test_the_process_limit_counts_the_slot_uid(sandboxed):
         deadline = time.monotonic() + 5  # the warm parent reaps a finished sandbox in the background
         while len(left := _processes_of_uid(sandboxed.slot_uid)) > 1 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(left) <= 1 and all(_parent(pid) == sandboxed.warm_parent_pid for pid in left), left
+        assert len(left) <= 1 and all(parent(pid) == sandboxed.warm_parent_pid for pid in left), left
 
 
 # --- network -----------------------------------------------------------------------------------
@@ -413,7 +406,7 @@ def test_every_process_the_sandbox_starts_dies_with_it(sandboxed):
     assert output.startswith("processes: ['1', ")
 
     def leftovers():  # the slot uid's processes but the sandbox kept ready (the warm parent's own child)
-        return [pid for pid in _processes_of_uid(sandboxed.slot_uid) if _parent(pid) != sandboxed.warm_parent_pid]
+        return [pid for pid in _processes_of_uid(sandboxed.slot_uid) if parent(pid) != sandboxed.warm_parent_pid]
 
     deadline = time.monotonic() + 5
     while leftovers() and time.monotonic() < deadline:

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, SAMPLES, write
+from procs import children, cmdline
 from grader.course.assignment import get_assignment
 from grader.grading.batch import Batch
 from grader.intake.discover import find_submissions
@@ -69,7 +70,7 @@ def test_a_worker_killed_mid_batch_is_replaced_and_its_submissions_are_graded_by
     workers = []
     deadline = time.monotonic() + 60
     while len(workers) < 2 and time.monotonic() < deadline:
-        workers = [pid for pid in _children(process.pid) if b"grader.grading.worker" in _cmdline(pid)]
+        workers = [pid for pid in children(process.pid) if b"grader.grading.worker" in cmdline(pid)]
         time.sleep(0.05)
     assert len(workers) == 2
     while not db.exists() or not _stored_runs(db):
@@ -88,11 +89,11 @@ def test_a_worker_killed_mid_batch_is_replaced_and_its_submissions_are_graded_by
 
 def _grading_worker(coordinator: int) -> int | None:
     """The worker whose warm parent has a sandbox alive now (the one grading the slow file)."""
-    for worker in _children(coordinator):
-        if b"grader.grading.worker" not in _cmdline(worker):
+    for worker in children(coordinator):
+        if b"grader.grading.worker" not in cmdline(worker):
             continue
-        for zygote in _children(worker):
-            if b"grader.sandbox.zygote" in _cmdline(zygote) and _children(zygote):
+        for zygote in children(worker):
+            if b"grader.sandbox.zygote" in cmdline(zygote) and children(zygote):
                 return worker
     return None
 
@@ -121,25 +122,6 @@ def test_a_file_that_two_workers_die_on_is_the_graders_error_and_the_batch_goes_
     assert (slow["status"], slow["fault"], slow["score"]) == ("error", "grader", 0.0), slow
     assert slow["error"].startswith("a grading worker stopped twice while grading this file (killed by SIGKILL)")
     assert {c["reason"] for c in slow["checks"]} == {"grader_error"}
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            status = Path(f"/proc/{entry}/status").read_text()
-        except OSError:
-            continue
-        if int(next(l for l in status.splitlines() if l.startswith("PPid:")).split()[1]) == pid:
-            found.append(int(entry))
-    return found
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
 
 
 def test_checks_that_print_do_not_disturb_the_workers(make_course, tmp_path):
@@ -269,7 +251,7 @@ def _affinity_of(pid: int) -> set[int] | None:
 
 def _descendants(pid: int) -> list[int]:
     found = []
-    for child in _children(pid):
+    for child in children(pid):
         found += [child, *_descendants(child)]
     return found
 

@@ -181,17 +181,22 @@ def _by_name(path: Path) -> str:
     return path.name  # comparing names, not Path objects: 20x faster for a class's folder
 
 
+def _unnamed_entry(scan: Scan, entry: Path, module: str, file_why: str) -> None:
+    """An entry not named as an LMS names things: a folder is one student's, named after the
+    folder; a .py/.ipynb file is one student's, named after the file; anything else is ignored."""
+    if _is_student_folder(entry):
+        _student_folder(scan, entry, student_id(entry.name), module, id_from="name",
+                        why=f"in the folder {clean_name(entry.name)}/")
+    elif entry.is_dir():
+        _ignore_folder(scan, entry)
+    elif _file_kind(scan, entry, None):
+        scan.candidate(entry, student_id(entry.stem), id_from="name", whole=True, own_file=True, slot=scan.root,
+                       why=file_why)
+
+
 def scan_plain(root: Path, module: str, scan: Scan) -> None:
     for entry in _entries(root):
-        if _is_student_folder(entry):
-            name = clean_name(entry.name)
-            _student_folder(scan, entry, student_id(entry.name), module, id_from="name",
-                            why=f"in the folder {name}/")
-        elif entry.is_dir():
-            _ignore_folder(scan, entry)
-        elif _file_kind(scan, entry, None):
-            scan.candidate(entry, student_id(entry.stem), id_from="name", whole=True, own_file=True, slot=root,
-                           why="a student's own file, named after the student")
+        _unnamed_entry(scan, entry, module, "a student's own file, named after the student")
 
 
 def scan_canvas(root: Path, module: str, scan: Scan) -> None:
@@ -202,16 +207,9 @@ def scan_canvas(root: Path, module: str, scan: Scan) -> None:
             if text:
                 scan.ignore(entry, "online_text", "a Canvas text entry or URL submission, not a file",
                             text.group("user"))
-            elif entry.is_file() and entry.suffix in SUFFIXES and not entry.name.startswith("."):
-                scan.candidate(entry, student_id(entry.stem), id_from="name", whole=True, own_file=True, slot=root,
-                               why="not named as Canvas names files: the file's name is taken as the student's")
-            elif entry.is_file():
-                _file_kind(scan, entry, None)
-            elif _is_student_folder(entry):
-                _student_folder(scan, entry, student_id(entry.name), module, id_from="name",
-                                why=f"in the folder {clean_name(entry.name)}/")
             else:
-                _ignore_folder(scan, entry)
+                _unnamed_entry(scan, entry, module,
+                               "not named as Canvas names files: the file's name is taken as the student's")
             continue
         user, original = match.group("user"), Path(match.group("original"))
         if original.name.startswith(".") or original.suffix not in SUFFIXES:
@@ -232,14 +230,8 @@ def scan_moodle(root: Path, module: str, scan: Scan) -> None:
     for entry in _entries(root):
         match = MOODLE.match(entry.name)
         if match is None:
-            if _is_student_folder(entry):
-                _student_folder(scan, entry, student_id(entry.name), module, id_from="name",
-                                why=f"in the folder {clean_name(entry.name)}/")
-            elif entry.is_dir():
-                _ignore_folder(scan, entry)
-            elif _file_kind(scan, entry, None):
-                scan.candidate(entry, student_id(entry.stem), id_from="name", whole=True, own_file=True, slot=root,
-                               why="not named as Moodle names files: the file's name is taken as the student's")
+            _unnamed_entry(scan, entry, module,
+                           "not named as Moodle names files: the file's name is taken as the student's")
             continue
         participant, name, plugin = match.group("id"), match.group("name"), match.group("plugin")
         why = f"Moodle participant {participant}"
