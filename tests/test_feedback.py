@@ -397,3 +397,17 @@ def test_feedback_command_with_hostile_rows_writes_everyone(tmp_path):
     assert done.stdout == f"wrote feedback for 5 student(s) to {tmp_path / 'out'}\n"
     assert done.stderr.startswith("warning: nb: no annotated notebook: ") and done.stderr.count("\n") == 1
     assert len(list((tmp_path / "out").glob("*.html"))) == 5
+
+
+def test_the_functions_a_check_calls_include_its_batches_but_not_the_harness():
+    from grader.reports.source import student_calls
+
+    def a_check(ctx):
+        ctx.calls("conv_forward", [(1,)])
+        ctx.student.relu(2)
+        ctx.calls("run_layer", [(3,)], harness=True)
+        ctx.calls("maxpool_forward", [(4,)], harness=False)
+        name = "dynamic"
+        ctx.calls(name, [])
+
+    assert student_calls(a_check) == ["conv_forward", "relu", "maxpool_forward"]

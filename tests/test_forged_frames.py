@@ -127,9 +127,11 @@ def test_a_forged_answer_is_the_submissions_error_and_the_rest_is_graded(grader,
 
 
 def test_forged_exception_reports_are_capped_and_cleaned(grader, tmp_path):
+    # all_seven_activations calls activation() in one batch: the forged answer is a batch's.
     body = '''
-    _send({"seq": _seq(), "raised": {"type": "E" * 100_000, "mro": ["ValueError"] * 50, "message": "\\x1b[2J" + "m" * 500_000,
-                                     "file": "cell 99", "line": 10**12}})
+    _send({"seq": _seq(), "results": [{"raised": {"type": "E" * 20_000, "mro": ["ValueError"] * 50,
+                                                  "message": "\\x1b[2J" + "m" * 100_000,
+                                                  "file": "cell 99", "line": 10**12}}] * 7})
     '''
     check = by_name(forging(tmp_path, grader, body))["all_seven_activations"]
     assert check.status == "error" and check.reason is None and check.where is None
@@ -138,8 +140,8 @@ def test_forged_exception_reports_are_capped_and_cleaned(grader, tmp_path):
 
 
 def test_forged_mutation_lists_are_capped(grader, tmp_path):
-    check = by_name(forging(tmp_path, grader, '_send({"seq": _seq(), "value": 1, "mutated": ["z"] * 100_000})'))[
-        "all_seven_activations"]
+    body = '_send({"seq": _seq(), "results": [{"value": 1, "mutated": ["z"] * 20_000}] * 7})'  # answering a batch
+    check = by_name(forging(tmp_path, grader, body))["all_seven_activations"]
     assert check.status == "failed" and check.message.startswith("activation() modified its argument z in place")
 
 

@@ -319,3 +319,42 @@ def test_a_grader_imports_the_reference_only_when_the_checks_ask_it(course_root)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["lenet False False", "perceptron True False"]
+
+
+def test_a_worker_with_threads_grades_several_at_once_and_answers_as_they_finish(tmp_path):
+    # One process, two threads sharing its grader and warm parent: the slow first file does not
+    # hold up the rest, and every result is what grading alone gives.
+    spec = get_assignment("perceptron", ROOT)
+    folder = tmp_path / "subs"
+    write(folder / "a_slow.py", "import time\ntime.sleep(1.5)\n" + CORRECT)
+    _submissions(folder, 4)
+    write(folder / "wrong.py", CORRECT.replace("np.asarray(z) > 0, 1, 0) if np.ndim(z) else int(z > 0)",
+                                               "np.asarray(z) >= 0, 1, 0) if np.ndim(z) else int(z >= 0)"))
+    files = find_submissions([folder], spec.module)
+    pool = WorkerPool(spec, workers=2, course_root=ROOT, threads=2).start(likely=files)
+    try:
+        assert pool.size == 1 and pool.threads == 2
+        finished = [(file.student, result) for file, result in pool.grade(files)]
+    finally:
+        pool.close()
+    order = [student for student, _ in finished]
+    assert sorted(order) == sorted(file.student for file in files)
+    assert order.index("a_slow") > 0  # answered after files handed out behind it
+    with Grader(spec) as alone:
+        for student, result in finished:
+            expected = alone.grade_file(folder / f"{student}.py", student)
+            assert [(c.name, c.score, c.message) for c in result.checks] == \
+                   [(c.name, c.score, c.message) for c in expected.checks], student
+    scores = {student: (result.score, result.max_score) for student, result in finished}
+    assert scores["wrong"][0] < scores["wrong"][1] and scores["a_slow"][0] == scores["a_slow"][1]
+
+
+def test_a_torch_assignment_grades_its_jobs_in_threads_of_fewer_processes(course_root):
+    from grader.grading.pool import TORCH_THREADS, threads_per_worker
+
+    training = get_assignment("training", course_root)
+    perceptron = get_assignment("perceptron", course_root)
+    assert threads_per_worker(training, 2) == 2 and threads_per_worker(training, 9) == TORCH_THREADS
+    assert threads_per_worker(perceptron, 8) == 1
+    assert WorkerPool(training, workers=9, course_root=course_root).size == -(-9 // TORCH_THREADS)
+    assert WorkerPool(perceptron, workers=3, course_root=course_root).size == 3

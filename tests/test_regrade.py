@@ -40,8 +40,9 @@ def lenient_step(course) -> None:
     """Staff decide step(0) may be 0 or 1: the check now always passes."""
     checks = course / "assignments" / "perceptron" / "checks.py"
     text = checks.read_text()
-    strict = ('    expect_equal(ctx.student.step(0.0), 0, name="step(0.0)")\n'
-              '    expect_equal(ctx.student.step(0), 0, name="step(0)")\n')
+    strict = ('    at_float_zero, at_int_zero = ctx.calls("step", [(0.0,), (0,)])\n'
+              '    expect_equal(at_float_zero.get(), 0, name="step(0.0)")\n'
+              '    expect_equal(at_int_zero.get(), 0, name="step(0)")\n')
     assert strict in text
     checks.write_text(text.replace(strict, "    pass\n"))
 

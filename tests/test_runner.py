@@ -134,6 +134,28 @@ def test_output_is_captured_and_capped(quick_grader, tmp_path):
     assert result.score == result.max_score
 
 
+
+def test_a_call_that_prints_more_than_a_pipe_holds_is_answered(quick_grader, tmp_path):
+    # Each step() call prints 200 kB (a pipe holds 64 kB): the child would block on a full pipe,
+    # and every check calling step() time out, unless the grader drains the pipe while it waits.
+    source = CORRECT + "\n_correct_step = step\ndef step(z):\n    print('s' * 200_000)\n    return _correct_step(z)\n"
+    result = grade_source(quick_grader, tmp_path, source)
+    assert result.score == result.max_score, [(c.name, c.message) for c in result.checks if c.status != "passed"]
+    assert result.output.startswith("s" * 4096)
+    assert "more bytes of output dropped]" in result.output
+
+
+def test_what_the_last_call_printed_is_kept(quick_grader, tmp_path):
+    # The last check's train_perceptron() prints just before the sandbox is closed: its text is
+    # in the pipe by the time its answer arrives, and closing takes it without waiting for the end.
+    source = CORRECT.replace("def train_perceptron(", "def _correct_train(", 1) + (
+        "\ndef train_perceptron(*args, **kwargs):\n    print('TRAINED', kwargs.get('max_epochs'))\n"
+        "    return _correct_train(*args, **kwargs)\n")
+    result = grade_source(quick_grader, tmp_path, source)
+    assert result.score == result.max_score
+    assert result.output.rstrip().endswith("TRAINED 3"), result.output[-200:]  # max_epochs_respected's last call
+
+
 def test_memory_limit_turns_a_huge_allocation_into_a_memory_error(quick_grader, tmp_path):
     source = CORRECT + "\ndef activation(name, z):\n    big = np.ones((4096, 1024, 1024), dtype=np.uint8)\n    return big\n"
     check = by_name(grade_source(quick_grader, tmp_path, source))["all_seven_activations"]

@@ -158,7 +158,8 @@ def test_the_names_a_file_defines_are_read_from_its_source(tmp_path):
     assert (nb.defined.names, nb.defined.functions) == ({"x", "predict"}, {"predict"})
     # Names bound where the source does not show them, at the top level or in a function: nobody can tell.
     for hidden in ("from helpers import *\n", "exec('def step(z): return 0')\n", "globals()['step'] = abs\n",
-                   "def _load():\n    globals().update(vars(__import__('helpers')))\n_load()\n"):
+                   "def _load():\n    globals().update(vars(__import__('helpers')))\n_load()\n",
+                   "from helpers import \\\n    *\n", "\uff45\uff58\uff45\uff43('def step(z): return 0')\n"):  # ｅｘｅｃ is exec
         assert load_submission(write(tmp_path / "h.py", hidden), "h").defined is None
 
 

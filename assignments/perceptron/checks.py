@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from grader.checks import (EXACT, CheckFailed, StudentError, Tolerance, call_text, check, compare, expect,
+from grader.checks import (EXACT, Case, CheckFailed, StudentError, Tolerance, call_text, check, compare, expect,
                            expect_close, expect_equal, expect_raises, expect_tuple, student_error_text)
 
 ACTIVATIONS = ("linear", "unit_step", "sign", "piecewise_linear", "sigmoid", "tanh", "relu")
@@ -71,14 +71,16 @@ def _update_parts(result, call):
     return expect_tuple(result, ("new_w", "mistake"), call=call)
 
 
-def _expect_update(update, reference_update, w, x, y, tol: Tolerance = EXACT):
-    """The student's ``update`` (w, x, y) against the reference's, the call shown with its values.
+def _expect_update(outcome, reference_update, w, x, y, tol: Tolerance = EXACT):
+    """How the student's perceptron_update(w, x, y) ended (a ``CallOutcome``) against the reference's,
+    the call shown with its values.
 
-    Checks pass ``ctx.student.perceptron_update`` themselves, so that feedback on a notebook is
-    placed after the cell that defines it (reports read which student functions a check names)."""
+    Checks make the calls themselves (``ctx.calls("perceptron_update", ...)``), so that feedback on
+    a notebook is placed after the cell that defines it (reports read which student functions a
+    check's own source names)."""
     call = call_text("perceptron_update", (), {"w": w, "x": x, "y": y}, max_shown=SHOWN)
     try:
-        result = update(w, x, y)
+        result = outcome.get()
     except StudentError as error:
         raise CheckFailed(f"{call} {student_error_text(error)}", where=error.where) from None
     new_w, mistake = _update_parts(result, call)
@@ -123,24 +125,27 @@ def separable_data(rng, n, d):
 @check(points=1, visibility="public")
 def step_is_strict_at_zero(ctx):
     """step(0) is 0: the threshold is strict (z > 0)."""
-    expect_equal(ctx.student.step(0.0), 0, name="step(0.0)")
-    expect_equal(ctx.student.step(0), 0, name="step(0)")
+    at_float_zero, at_int_zero = ctx.calls("step", [(0.0,), (0,)])
+    expect_equal(at_float_zero.get(), 0, name="step(0.0)")
+    expect_equal(at_int_zero.get(), 0, name="step(0)")
 
 
 @check(points=2, visibility="public")
 def step_on_scalars_and_arrays(ctx):
     """step works on scalars and elementwise on arrays, keeping the shape."""
-    for z in (-3.5, -1e-9, 1e-9, 2.0):
-        expect_equal(ctx.student.step(z), ctx.reference.step(z), name=f"step({z})")
+    scalars = (-3.5, -1e-9, 1e-9, 2.0)
     z = np.array([-2.0, -0.1, 0.0, 0.1, 3.0])
-    expect_equal(ctx.student.step(z), ctx.reference.step(z), name="step(z) for z = [-2, -0.1, 0, 0.1, 3]")
+    *on_scalars, on_array = ctx.calls("step", [(v,) for v in scalars] + [(z,)])
+    for v, outcome in zip(scalars, on_scalars):
+        expect_equal(outcome.get(), ctx.reference.step(v), name=f"step({v})")
+    expect_equal(on_array.get(), ctx.reference.step(z), name="step(z) for z = [-2, -0.1, 0, 0.1, 3]")
 
 
 @check(points=3, visibility="public")
 def all_seven_activations(ctx):
     """Each of the seven activations, at the points where they bend or jump."""
-    for name in ACTIVATIONS:
-        expect_close(ctx.student.activation(name, EDGES), ctx.reference.activation(name, EDGES),
+    for name, outcome in zip(ACTIVATIONS, ctx.calls("activation", [(name, EDGES) for name in ACTIVATIONS])):
+        expect_close(outcome.get(), ctx.reference.activation(name, EDGES),
                      name=f"activation({name!r}, z)", rtol=1e-7, atol=1e-9)
 
 
@@ -155,9 +160,10 @@ def unknown_activation_raises(ctx):
 def extend_vector_and_matrix(ctx):
     """extend appends a constant-1 feature: (d,) to (d+1,), (n, d) to (n, d+1)."""
     x = np.array([0.5, -2.0])
-    expect_close(ctx.student.extend(x), ctx.reference.extend(x), name="extend([0.5, -2.0])")
     X = np.arange(6, dtype=float).reshape(3, 2)
-    expect_close(ctx.student.extend(X), ctx.reference.extend(X), name="extend(X) for X of shape (3, 2)")
+    of_vector, of_matrix = ctx.calls("extend", [(x,), (X,)])
+    expect_close(of_vector.get(), ctx.reference.extend(x), name="extend([0.5, -2.0])")
+    expect_close(of_matrix.get(), ctx.reference.extend(X), name="extend(X) for X of shape (3, 2)")
 
 
 @check(points=2, visibility="public")
@@ -165,8 +171,9 @@ def predict_on_lecture_points(ctx):
     """predict gives {0, 1} labels for one point and for a batch of points."""
     w = np.array([1.0, 1.0, -2.0])
     X = ctx.reference.extend(LECTURE_X)
-    expect_equal(ctx.student.predict(w, X), ctx.reference.predict(w, X), name="predict(w, X)")
-    expect_equal(ctx.student.predict(w, X[0]), ctx.reference.predict(w, X[0]), name="predict(w, x) for one point")
+    of_batch, of_point = ctx.calls("predict", [(w, X), (w, X[0])])
+    expect_equal(of_batch.get(), ctx.reference.predict(w, X), name="predict(w, X)")
+    expect_equal(of_point.get(), ctx.reference.predict(w, X[0]), name="predict(w, x) for one point")
 
 
 @check(points=3, visibility="public")
@@ -180,8 +187,9 @@ def update_on_each_case(ctx):
         (np.array([-1.0, -1.0, 1.0]), 1),  # labelled 1, predicted 0
         (np.array([0.0, 0.0, 1.0]), 0),    # labelled 0, predicted 0: right (y * w·x = 0 is no mistake)
     ]
-    for x, y in cases:
-        _expect_update(ctx.student.perceptron_update, ctx.reference.perceptron_update, w, x, y)
+    cases = [(w, x, y) for x, y in cases]
+    for (w, x, y), outcome in zip(cases, ctx.calls("perceptron_update", cases)):
+        _expect_update(outcome, ctx.reference.perceptron_update, w, x, y)
 
 
 @check(points=3, visibility="public")
@@ -209,17 +217,17 @@ def activations_on_random_inputs(ctx):
     """All activations on random 2-D inputs, large magnitudes included."""
     z = ctx.rng.normal(scale=4.0, size=(3, 7))
     z[0, 0], z[1, 1] = 0.0, 0.5
-    for name in ACTIVATIONS:
-        expect_close(ctx.student.activation(name, z), ctx.reference.activation(name, z),
+    for name, outcome in zip(ACTIVATIONS, ctx.calls("activation", [(name, z) for name in ACTIVATIONS])):
+        expect_close(outcome.get(), ctx.reference.activation(name, z),
                      name=f"activation({name!r}, z)", rtol=1e-7, atol=1e-9)
 
 
 @check(points=1, visibility="hidden")
 def extend_random_shapes(ctx):
     """extend on random shapes, including a single feature."""
-    for n, d in ((1, 1), (5, 3), (2, 7)):
-        X = ctx.rng.normal(size=(n, d))
-        expect_close(ctx.student.extend(X), ctx.reference.extend(X), name=f"extend(X) for X of shape {(n, d)}")
+    inputs = [ctx.rng.normal(size=(n, d)) for n, d in ((1, 1), (5, 3), (2, 7))]
+    for X, outcome in zip(inputs, ctx.calls("extend", [(X,) for X in inputs])):
+        expect_close(outcome.get(), ctx.reference.extend(X), name=f"extend(X) for X of shape {X.shape}")
 
 
 @check(points=1, visibility="hidden")
@@ -234,10 +242,12 @@ def predict_random(ctx):
 def update_random(ctx):
     """perceptron_update on random points of both labels."""
     w = ctx.rng.normal(size=4)
+    cases = []
     for _ in range(6):
         x = np.append(ctx.rng.normal(size=3), 1.0)
-        y = int(ctx.rng.integers(0, 2))
-        _expect_update(ctx.student.perceptron_update, ctx.reference.perceptron_update, w, x, y, tol=Tolerance())
+        cases.append((w, x, int(ctx.rng.integers(0, 2))))
+    for (w, x, y), outcome in zip(cases, ctx.calls("perceptron_update", cases)):
+        _expect_update(outcome, ctx.reference.perceptron_update, w, x, y, tol=Tolerance())
 
 
 @check(points=2, visibility="hidden")
@@ -266,21 +276,23 @@ def default_w0_is_zeros(ctx):
 @check(points=4, visibility="hidden")
 def train_on_random_separable_data(ctx):
     """Training on random separable data of several sizes matches the reference."""
+    runs = []
     for n, d in ((5, 2), (20, 3), (40, 5)):
         X, y = separable_data(ctx.rng, n, d)
         w0 = ctx.rng.normal(size=d + 1)
-        for start in (None, w0):
-            yours = ctx.student.train_perceptron(X, y, w0=start)
-            expected = ctx.reference.train_perceptron(X, y, w0=start)
-            label = "no w0" if start is None else "a random w0"
-            _expect_training(yours, expected, f"train_perceptron on {n} points in {d}-D ({label})")
+        runs += [(f"{n} points in {d}-D (no w0)", X, y, None), (f"{n} points in {d}-D (a random w0)", X, y, w0)]
+    outcomes = ctx.calls("train_perceptron", [Case((X, y), {"w0": start}) for _, X, y, start in runs])
+    for (label, X, y, start), outcome in zip(runs, outcomes):
+        _expect_training(outcome.get(), ctx.reference.train_perceptron(X, y, w0=start), f"train_perceptron on {label}")
 
 
 @check(points=1, visibility="hidden")
 def max_epochs_respected(ctx):
     """Training stops after max_epochs even when it has not converged."""
     X = ctx.reference.extend(XOR_X)
-    for epochs in (1, 3):
-        _, mistakes = ctx.student.train_perceptron(X, XOR_Y, max_epochs=epochs)
+    epoch_limits = (1, 3)
+    outcomes = ctx.calls("train_perceptron", [Case((X, XOR_Y), {"max_epochs": epochs}) for epochs in epoch_limits])
+    for epochs, outcome in zip(epoch_limits, outcomes):
+        _, mistakes = outcome.get()
         expect(isinstance(mistakes, list), f"mistakes should be a list, yours is {type(mistakes).__name__}")
         expect(len(mistakes) == epochs, f"max_epochs={epochs}: mistakes has {len(mistakes)} entries, expected {epochs}")

@@ -7,6 +7,7 @@ import importlib
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -72,16 +73,25 @@ def _labels(recorded: dict) -> dict[str, str]:
 
 
 class _ReferenceHarness:
-    """``ctx.reference_harness.fn(*args)`` runs harness ``fn(reference, *args)`` in the trusted process."""
+    """``ctx.reference_harness.fn(*args)`` runs harness ``fn(reference, *args)`` in the trusted
+    process, holding ``lock`` (harness functions seed and use torch's global RNG)."""
 
-    def __init__(self, harness, reference):
+    def __init__(self, harness, reference, lock):
         self._harness = harness
         self._reference = reference
+        self._lock = lock
 
     def __getattr__(self, name: str):
         if self._harness is None:
             raise AttributeError(f"this assignment has no harness.py (wanted {name})")
-        return functools.partial(getattr(self._harness, name), self._reference)
+        function = getattr(self._harness, name)
+
+        def locked(*args, **kwargs):
+            with self._lock:
+                return function(self._reference, *args, **kwargs)
+
+        locked.__name__ = name
+        return locked
 
 
 class Grader:
@@ -99,15 +109,18 @@ class Grader:
         # A fork server passed in is shared and stays running; one we start is ours to stop.
         self._forkserver: ForkServer | None = forkserver
         self._owns_forkserver = forkserver is None
+        #: Held around every call of the reference (cached or through the harness): threads that
+        #: grade with this grader at once (``grader.grading.worker``) share one reference.
+        self.trusted_lock = threading.RLock()
 
     @functools.cached_property
     def _reference(self) -> CachedReference:
         """The reference, its answers remembered across this grader's submissions."""
-        return CachedReference(self.assignment.reference)
+        return CachedReference(self.assignment.reference, self.trusted_lock)
 
     @functools.cached_property
     def _reference_harness(self) -> "_ReferenceHarness":
-        return _ReferenceHarness(self.assignment.harness_module, self.assignment.reference)
+        return _ReferenceHarness(self.assignment.harness_module, self.assignment.reference, self.trusted_lock)
 
     @functools.cached_property
     def checks(self) -> list[Check]:
@@ -142,6 +155,7 @@ class Grader:
             if self.assignment.checks_use_reference:
                 self.assignment.reference
                 self.assignment.harness_module
+                self._reference, self._reference_harness  # made here, not by whichever thread asks first
                 self._warm_trusted_side()
             else:
                 # Checks that never ask the reference (lenet scores logits against hidden labels)

@@ -1,4 +1,6 @@
-"""Local grading workers for ``--jobs N``: N processes, each with its own warm sandbox parent.
+"""Local grading workers for ``--jobs N``: N processes, each with its own warm sandbox parent
+(for a torch assignment, fewer processes grading several submissions at once each: see
+``threads_per_worker``).
 
 Each worker is ``python -P -m grader.grading.worker`` (its protocol is described there): JSON lines
 over pipes, results as plain data. Not ``multiprocessing``: its spawn start method re-imports
@@ -64,6 +66,17 @@ class _Worker:
     ready: bool = False
     #: Requests sent and not answered yet, oldest first: (request id, file).
     in_flight: deque = field(default_factory=deque)
+    #: Submissions it grades at once.
+    threads: int = 1
+
+    def answered(self, request: int) -> "SubmissionFile":
+        """Take request ``request`` off ``in_flight`` (answers of a worker with threads come in
+        the order they finish); raise ``WorkerBug`` for an id it does not hold."""
+        for index, (held, file) in enumerate(self.in_flight):
+            if held == request:
+                del self.in_flight[index]
+                return file
+        raise WorkerBug(f"a grading worker answered request {request}, which it does not hold")
 
 
 def allowed_cpus() -> list[int]:
@@ -91,6 +104,22 @@ def default_jobs(assignment: "Assignment", submissions: int) -> int:
     return cpus if submissions >= SMALL_BATCH[kind] else 1
 
 
+#: Submissions one worker process of a torch assignment grades at once (threads sharing its grader).
+#: What makes a second process cost is its start-up: torch imported in it and in its warm parent
+#: (seconds of CPU on cores the first worker is grading on) and about 700 MB. Threads share all
+#: that; they spend their time waiting for their sandboxes, where the students' code runs, so
+#: the GIL is not what limits them: training's checks spend about 0.2 s in the grader per
+#: submission against 1 s in the sandbox, room for about five threads; four keeps a margin.
+TORCH_THREADS = 4
+
+
+def threads_per_worker(assignment: "Assignment", jobs: int) -> int:
+    """How many of ``jobs`` submissions graded at once one worker process takes: up to
+    ``TORCH_THREADS`` for a torch assignment, else one (a NumPy assignment's checks are Python
+    that the GIL would serialise: conv's take more time in the grader than in the sandbox)."""
+    return min(jobs, TORCH_THREADS) if "torch" in assignment.limits.warm_imports else 1
+
+
 def _raise(error: dict, where: str):
     """Re-raise a worker's error here: a ``GraderError`` as the same class, anything else as a bug."""
     if error.get("type") == "bug":
@@ -109,9 +138,13 @@ class WorkerPool:
     """``workers`` grading processes for one assignment; ``grade`` yields results as they finish."""
 
     def __init__(self, assignment: Assignment, *, workers: int, course_root: Path, visibility: str = "all",
-                 require_isolation: bool = False):
+                 require_isolation: bool = False, threads: int | None = None):
         self.assignment = assignment
-        self.size = max(1, workers)
+        #: Submissions graded at once (``workers``), by ``size`` processes of ``threads`` each
+        #: (``threads_per_worker`` unless given).
+        self.jobs = max(1, workers)
+        self.threads = max(1, min(threads, self.jobs)) if threads else threads_per_worker(assignment, self.jobs)
+        self.size = -(-self.jobs // self.threads)
         self.course_root = Path(course_root)
         self.visibility = visibility
         self.require_isolation = require_isolation
@@ -125,7 +158,7 @@ class WorkerPool:
         try:
             for cpu in self._cpus():
                 self._workers.append(self._spawn(cpu))
-            self._queue.extend(list(likely)[:IN_FLIGHT * self.size])
+            self._queue.extend(list(likely)[:(self.threads + IN_FLIGHT - 1) * self.size])
             for worker in self._workers:
                 self._feed(worker)
         except BaseException:
@@ -142,7 +175,8 @@ class WorkerPool:
         2-core VM: 17% less time). Only when the batch takes every core, though: two runs
         started with fewer workers than cores would be pinned to the same first ones."""
         allowed = allowed_cpus()
-        return allowed if self.size > 1 and len(allowed) == self.size else [None] * self.size
+        pinned = self.size > 1 and self.threads == 1 and len(allowed) == self.size
+        return allowed if pinned else [None] * self.size
 
     def _spawn(self, cpu: int | None) -> _Worker:
         # -P: the current folder must not shadow numpy or grader with a file of the same name.
@@ -150,15 +184,15 @@ class WorkerPool:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    env={**ONE_THREAD, **os.environ},  # what the user set wins
                                    process_group=0)  # Ctrl-C in a terminal reaches the coordinator only
-        worker = _Worker(process, cpu)
+        worker = _Worker(process, cpu, threads=self.threads)
         self._send(worker, json.dumps({"course_root": str(self.course_root), "assignment": self.assignment.name,
                                        "visibility": self.visibility, "require_isolation": self.require_isolation,
-                                       "cpu": cpu}))
+                                       "cpu": cpu, "threads": self.threads}))
         return worker
 
     def _feed(self, worker: _Worker) -> None:
         # One request in flight near the end, so no worker idles while another has a queue.
-        room = IN_FLIGHT if len(self._queue) >= len(self._workers) else 1
+        room = worker.threads + (IN_FLIGHT - 1 if len(self._queue) >= len(self._workers) * worker.threads else 0)
         while self._queue and len(worker.in_flight) < room:
             file = self._queue.popleft()
             request = next(self._ids)
@@ -226,10 +260,7 @@ class WorkerPool:
                                 _raise(message.get("error", {}), "while starting")
                             worker.ready = True
                             continue
-                        request, file = worker.in_flight.popleft()
-                        if message.get("id") != request:
-                            raise WorkerBug(f"a grading worker answered request {message.get('id')} "
-                                            f"instead of {request}")
+                        file = worker.answered(message.get("id"))
                         if "error" in message:
                             _raise(message["error"], f"on {file.path}")
                         self._feed(worker)  # before handing the result on: the worker keeps busy meanwhile

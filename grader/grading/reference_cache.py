@@ -1,27 +1,35 @@
 """The reference's answers, computed once per grader and reused across a batch's submissions.
 
 Checks draw their inputs from seeded generators, so every submission of a batch asks the
-reference the same questions (hundreds of output sizes in the conv assignment); only the
-student's answers differ. ``CachedReference`` stands for the reference module in
-``ctx.reference`` and remembers what its functions returned, keyed by the exact arguments.
+reference the same questions (hundreds of output sizes in the conv assignment, a training run
+per perceptron check); only the student's answers differ. ``CachedReference`` stands for the
+reference module in ``ctx.reference`` and remembers what its functions returned, keyed by the
+exact arguments.
 
-Only what cannot be changed afterwards is remembered: arguments and results made of ints,
-floats, strings, bools, None and tuples of those (and small read-only copies of arrays as
-arguments), and exceptions raised. A call with anything else (a list a check might append to,
-an array result) runs every time. Per-student variants need nothing special: their arguments
-differ, so their answers never meet.
+A remembered answer is a private snapshot, and every hit hands out a fresh copy of it, so a
+check that changes what it got (appends to a list, writes into an array) changes nothing for
+the next submission: to the check, a hit looks exactly like running the reference again.
+Remembered are answers made of ints, floats, strings, bools, None, NumPy numbers and numeric
+arrays, in tuples, lists and dicts of those, and exceptions raised. Anything else (a tensor, an
+object) runs every time, and so does a call whose arguments the reference changed. Per-student
+variants need nothing special: their arguments differ, so their answers never meet.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import numpy as np
 
-#: Answers kept per grader (least recently used go first).
+#: Answers kept per grader (least recently used go first) ...
 MAX_ENTRIES = 100_000
+#: ... and bytes of remembered arrays in all: answers are kept, not submissions' worth of memory.
+MAX_ARRAY_BYTES = 128 * 1024 * 1024
 #: Arrays up to this many elements may be part of a key (bytes, dtype and shape).
 MAX_KEY_ELEMENTS = 4096
+#: Nesting of tuples, lists and dicts a remembered answer may have.
+MAX_DEPTH = 8
 _PLAIN = (int, float, str, bool, type(None))
 
 
@@ -40,20 +48,62 @@ def _key(value):
     raise TypeError("no exact key")
 
 
-def _immutable(value) -> bool:
-    if type(value) in _PLAIN:
-        return True
-    if type(value) is tuple:
-        return all(_immutable(v) for v in value)
-    return False
+class _Snapshot:
+    """A private copy of an answer, and what it costs to keep."""
+
+    __slots__ = ("value", "array_bytes")
+
+    def __init__(self, value):
+        self.array_bytes = 0
+        self.value = self._take(value, 0)
+
+    def _take(self, value, depth: int):
+        kind = type(value)
+        if kind in _PLAIN or (isinstance(value, np.generic) and value.dtype.kind in "biufc"):
+            return value  # immutable
+        if depth >= MAX_DEPTH:
+            raise TypeError("nested too deeply to remember")
+        if kind is np.ndarray and value.dtype.kind in "biufc":
+            self.array_bytes += value.nbytes
+            kept = value.copy()
+            kept.flags.writeable = False
+            return kept
+        if kind is tuple:
+            return tuple([self._take(v, depth + 1) for v in value])
+        if kind is list:
+            return [self._take(v, depth + 1) for v in value]
+        if kind is dict and all(type(k) in _PLAIN for k in value):
+            return {k: self._take(v, depth + 1) for k, v in value.items()}
+        raise TypeError(f"a {kind.__name__} is not remembered")
+
+    def copy(self):
+        """A fresh copy, as if the reference had just returned it."""
+        return _fresh(self.value)
+
+
+def _fresh(value):
+    kind = type(value)
+    if kind is np.ndarray:
+        return value.copy()  # writable again, like the reference's own result
+    if kind is tuple:
+        return tuple([_fresh(v) for v in value])
+    if kind is list:
+        return [_fresh(v) for v in value]
+    if kind is dict:
+        return {k: _fresh(v) for k, v in value.items()}
+    return value
 
 
 class CachedReference:
     """A reference module whose functions' answers are remembered (see the module docstring)."""
 
-    def __init__(self, module):
+    def __init__(self, module, lock=None):
         self._module = module
+        #: Held around each call (cache and reference alike): graders on several threads share one
+        #: reference, whose functions may use global state (a seeded global RNG).
+        self._lock = lock if lock is not None else threading.RLock()
         self._answers: OrderedDict = OrderedDict()
+        self._array_bytes = 0
         #: Calls answered from memory, and calls run.
         self.hits = 0
         self.misses = 0
@@ -64,31 +114,54 @@ class CachedReference:
             return value
 
         def remembered(*args, **kwargs):
-            try:
-                key = (name, _key(args), tuple(sorted((k, _key(v)) for k, v in kwargs.items())) if kwargs else ())
-            except TypeError:
-                return value(*args, **kwargs)
-            if key in self._answers:
-                self.hits += 1
-                self._answers.move_to_end(key)
-                kind, answer = self._answers[key]
-                if kind == "raise":
-                    raise type(answer)(*answer.args)
-                return answer
-            self.misses += 1
-            try:
-                answer = value(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - an answer like any other (e.g. ValueError for bad sizes)
-                self._remember(key, ("raise", exc))
-                raise
-            if _immutable(answer):
-                self._remember(key, ("return", answer))
-            return answer
+            with self._lock:
+                return self._call(name, value, args, kwargs)
 
         remembered.__name__ = name
         return remembered
 
-    def _remember(self, key, entry) -> None:
+    def _call(self, name: str, value, args: tuple, kwargs: dict):
+        """One call of the reference's ``name`` (``value``): from memory, or run and remembered."""
+        try:
+            key = (name, _key(args), tuple(sorted((k, _key(v)) for k, v in kwargs.items())) if kwargs else ())
+        except TypeError:
+            return value(*args, **kwargs)
+        entry = self._answers.get(key)
+        if entry is not None:
+            self.hits += 1
+            self._answers.move_to_end(key)
+            kind, answer = entry
+            if kind == "raise":
+                raise type(answer)(*answer.args)
+            return answer.copy()
+        self.misses += 1
+        try:
+            answer = value(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - an answer like any other (e.g. ValueError for bad sizes)
+            if self._unchanged(key, args, kwargs):
+                self._remember(key, ("raise", exc), 0)
+            raise
+        try:
+            snapshot = _Snapshot(answer)
+        except TypeError:
+            return answer
+        if self._unchanged(key, args, kwargs):
+            self._remember(key, ("return", snapshot), snapshot.array_bytes)
+        return answer
+
+    @staticmethod
+    def _unchanged(key, args, kwargs) -> bool:
+        """The call left its arguments as they were (a reference that writes into its inputs
+        must run every time: its next caller expects that effect too)."""
+        return key[1] == _key(args) and key[2] == (tuple(sorted((k, _key(v)) for k, v in kwargs.items()))
+                                                   if kwargs else ())
+
+    def _remember(self, key, entry, array_bytes: int) -> None:
+        if array_bytes > MAX_ARRAY_BYTES // 4:
+            return  # one answer must not push out everything else
         self._answers[key] = entry
-        if len(self._answers) > MAX_ENTRIES:
-            self._answers.popitem(last=False)
+        self._array_bytes += array_bytes
+        while len(self._answers) > MAX_ENTRIES or self._array_bytes > MAX_ARRAY_BYTES:
+            _, (kind, dropped) = self._answers.popitem(last=False)
+            if kind == "return":
+                self._array_bytes -= dropped.array_bytes

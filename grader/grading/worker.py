@@ -4,21 +4,31 @@ It keeps one ``Grader`` (and so one warm sandbox parent) for the whole batch and
 lines with the coordinator, on descriptors of its own (checks printing for debugging cannot
 corrupt them: the process's stdout goes to stderr):
 
-- in: first the configuration ``{"course_root", "assignment", "visibility", "require_isolation", "cpu"}``
-  (``cpu``: the one CPU to run on, with the warm parent and sandboxes, or null),
-  then one ``{"id": N, "path": ..., "student": ...}`` per submission; end of file ends the worker;
+- in: first the configuration ``{"course_root", "assignment", "visibility", "require_isolation", "cpu",
+  "threads"}`` (``cpu``: the one CPU to run on, with the warm parent and sandboxes, or null;
+  ``threads``: submissions graded at once, 1 if absent), then one ``{"id": N, "path": ...,
+  "student": ...}`` per submission; end of file ends the worker;
 - out: ``{"ready": true}`` once the grader started, or ``{"error": ERROR}`` if it cannot; then
   ``{"id": N, "result": SubmissionResult.to_dict()}`` or ``{"id": N, "error": ERROR}`` per request,
-  in order. ``ERROR`` is ``{"type": "SandboxError", "message": ...}`` for a ``GraderError`` (a
-  condition to report in one line) or ``{"type": "bug", "traceback": ...}`` for anything else.
+  in order with one thread, in the order they finish with more. ``ERROR`` is ``{"type":
+  "SandboxError", "message": ...}`` for a ``GraderError`` (a condition to report in one line) or
+  ``{"type": "bug", "traceback": ...}`` for anything else.
+
+With several threads, they share the worker's grader, and so its warm parent and its trusted
+imports: for a torch assignment those are seconds of start-up and hundreds of MB that a second
+worker process would pay again. Each thread grades its own submission in its own sandboxes;
+the threads mostly wait for those (the GIL is free meanwhile), and the grader serialises its
+calls of the reference (``Grader.trusted_lock``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -69,17 +79,46 @@ def serve(requests, replies) -> None:
         return
     try:
         send({"ready": True})
-        for line in requests:
-            request = json.loads(line)
-            try:
-                result = grader.grade_file(Path(request["path"]), request["student"])
-            except Exception as exc:  # noqa: BLE001
-                send({"id": request["id"], "error": _error(exc)})
-                continue
-            send({"id": request["id"], "result": result.to_dict()})
+        threads = max(1, int(config.get("threads") or 1))
+        if threads == 1:
+            for line in requests:
+                send(_graded(grader, json.loads(line)))
+        else:
+            _serve_threaded(grader, requests, send, threads)
     finally:
         grader.close()
         forkserver.close()
+
+
+def _graded(grader, request: dict) -> dict:
+    """The answer to one request: its result, or the error grading it ended in."""
+    try:
+        result = grader.grade_file(Path(request["path"]), request["student"])
+    except Exception as exc:  # noqa: BLE001
+        return {"id": request["id"], "error": _error(exc)}
+    return {"id": request["id"], "result": result.to_dict()}
+
+
+def _serve_threaded(grader, requests, send, threads: int) -> None:
+    """Grade with ``threads`` threads, each taking the next request as it is done with one."""
+    pending: queue.Queue = queue.Queue()
+    sending = threading.Lock()
+
+    def work() -> None:
+        while (request := pending.get()) is not None:
+            answer = _graded(grader, request)
+            with sending:
+                send(answer)
+
+    workers = [threading.Thread(target=work, name=f"grading-{n}", daemon=True) for n in range(threads)]
+    for thread in workers:
+        thread.start()
+    for line in requests:
+        pending.put(json.loads(line))
+    for _ in workers:
+        pending.put(None)
+    for thread in workers:
+        thread.join()
 
 
 def main() -> None:

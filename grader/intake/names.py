@@ -17,6 +17,9 @@ from typing import Callable, Iterable
 
 #: Calls through which a file can bind names that its source does not show.
 _DYNAMIC = {"exec", "globals", "setattr", "vars", "__import__"}
+#: Text without any match cannot hold a star import or a call of one of ``_DYNAMIC`` (``import``
+#: then ``*``, with only blanks and line continuations between).
+_UNSEEN = re.compile(r"\b(?:" + "|".join(sorted(_DYNAMIC)) + r")\b|\bimport[\s\\]*\*")
 #: A line that defines a name at the top level of a cell: ``def name(``, ``class name``, ``name =``.
 _DEFINES = re.compile(r"^(?:(?:async\s+)?def\s+([A-Za-z_]\w*)|class\s+([A-Za-z_]\w*)|([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=))")
 #: Names a message lists before "…".
@@ -50,15 +53,24 @@ class Defined:
         self.functions |= other.functions
 
 
-def top_level_names(tree: ast.Module) -> Defined | None:
+def _may_bind_unseen(source: str | None) -> bool:
+    """False when ``source`` (the exact text ``tree`` was parsed from) cannot hold a star import
+    or a call of ``_DYNAMIC``: then no walk over every node is needed. Only ASCII text is read
+    so: an identifier written in other characters may normalise to ``exec``."""
+    return source is None or not source.isascii() or _UNSEEN.search(source) is not None
+
+
+def top_level_names(tree: ast.Module, source: str | None = None) -> Defined | None:
     """What ``tree`` binds outside any function or class body (inside ``if``/``try`` too); None
     when it may bind names its source does not show (``from x import *``, or ``exec``,
-    ``globals()``, ``setattr`` called anywhere, in a function too)."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
-            return None
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _DYNAMIC:
-            return None
+    ``globals()``, ``setattr`` called anywhere, in a function too). With ``source``, the text
+    ``tree`` was parsed from, a file that names none of those is not walked through for them."""
+    if _may_bind_unseen(source):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
+                return None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _DYNAMIC:
+                return None
     found = Defined()
     pending: list[ast.AST] = list(tree.body)
     while pending:

@@ -171,7 +171,7 @@ def _python_units(text: str, filename: str, submission: Submission) -> None:
         submission.error = ONLY_COMMENTS
         return
     submission.compile_flags = _future_flags(tree)
-    submission.defined = top_level_names(tree)
+    submission.defined = top_level_names(tree, text)
     for node in tree.body:
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         end = node.end_lineno or node.lineno

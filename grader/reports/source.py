@@ -98,15 +98,27 @@ def _parse(source: str) -> ast.Module | None:
 
 
 def student_calls(function) -> list[str]:
-    """Names a check calls as ``<ctx>.student.NAME``, in source order ([] if its source is unavailable)."""
+    """Names a check calls as ``<ctx>.student.NAME`` or in a batch, ``<ctx>.calls("NAME", ...)``
+    (not ``harness=True``), in source order ([] if its source is unavailable)."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError, ValueError):
         return []
-    calls = [(node.lineno, node.col_offset, node.attr) for node in ast.walk(tree)
-             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
-             and node.value.attr == "student"]
+    calls = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "student":
+            calls.append((node.lineno, node.col_offset, node.attr))
+        elif _batch_of_student(node):
+            calls.append((node.lineno, node.col_offset, node.args[0].value))
     return list(dict.fromkeys(name for *_, name in sorted(calls)))
+
+
+def _batch_of_student(node: ast.AST) -> bool:
+    """``<ctx>.calls("NAME", ...)`` with the name written out, calling the student's functions."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "calls"
+            and bool(node.args) and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+            and not any(k.arg == "harness" and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+                        for k in node.keywords))
 
 
 def _name_mentions(check_name: str, function: str) -> bool:

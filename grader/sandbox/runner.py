@@ -3,12 +3,13 @@ within a deadline, kill. Everything that comes back is decoded with the safe wir
 
 from __future__ import annotations
 
+import math
 import os
+import select
 import shutil
 import signal
 import socket
 import tempfile
-import threading
 import time
 
 from grader.sandbox.forkserver import ForkServer
@@ -18,30 +19,49 @@ from grader.sandbox.outcomes import CallTimeout, InvalidReply, ReplyLimit, Sandb
 from grader.sandbox.wire import FrameTooLarge, WireError, pack, read_frame
 
 
-class _OutputCapture(threading.Thread):
-    """Drains the child's stdout/stderr pipe, keeping the first ``cap`` bytes."""
+class _OutputPipe:
+    """The child's stdout/stderr pipe, drained by the trusted side whenever it waits for the
+    child, keeping the first ``cap`` bytes.
+
+    No thread: the child only runs while the grader waits for its answer (``_BufferedReader``
+    drains this pipe while it waits), and it flushes its output before each answer, so when an
+    answer arrives, everything printed before it is already in the pipe. Finishing a sandbox
+    therefore never waits for the child to die just to see the end of its output."""
+
+    #: Reads per ``drain`` (each up to 64 KiB): a child that writes as fast as we read cannot
+    #: keep the grader in here.
+    MAX_READS = 32
 
     def __init__(self, fd: int, cap: int):
-        super().__init__(daemon=True, name="sandbox-output")
-        self._fd = fd
+        os.set_blocking(fd, False)
+        self.fd: int | None = fd
         self._cap = cap
         self.kept = bytearray()
         self.dropped = 0
 
-    def run(self) -> None:
-        try:
-            while True:
-                chunk = os.read(self._fd, 1 << 16)
-                if not chunk:
-                    break
-                room = self._cap - len(self.kept)
-                if room > 0:
-                    self.kept += chunk[:room]
-                self.dropped += max(0, len(chunk) - max(room, 0))
-        except OSError:
-            pass
-        finally:
-            os.close(self._fd)
+    def drain(self) -> None:
+        """Read what is in the pipe now, without waiting; at end of file, close it."""
+        for _ in range(self.MAX_READS):
+            if self.fd is None:
+                return
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.close()
+                return
+            room = self._cap - len(self.kept)
+            if room > 0:
+                self.kept += chunk[:room]
+            self.dropped += max(0, len(chunk) - max(room, 0))
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
     def text(self) -> str:
         text = self.kept.decode("utf-8", errors="replace")
@@ -54,12 +74,14 @@ class _BufferedReader:
     """A file-like reader over a socket, with a buffer of its own that outlives one frame: a
     frame (its length, header and small blobs) usually arrives in one segment, which one
     ``recv`` then takes whole, instead of one call for the length, one for the header and one
-    per blob. Every wait ends at the absolute ``deadline`` of the current read."""
+    per blob. Every wait ends at the absolute ``deadline`` of the current read, and drains the
+    child's output pipe meanwhile (so a child printing a lot never blocks on a full pipe)."""
 
     CHUNK = 1 << 16
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, output: _OutputPipe):
         self._sock = sock
+        self._output = output
         self._buffer = bytearray()
         self.deadline = float("inf")
         #: Bytes handed out so far (frames' lengths, headers and blobs alike).
@@ -74,12 +96,26 @@ class _BufferedReader:
         return taken
 
     def _fill(self, wanted: int) -> None:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise socket.timeout()
-        self._sock.settimeout(remaining if remaining != float("inf") else None)
-        # A large blob is read straight through (up to 1 MiB per call); small frames, whole.
-        self._buffer += self._sock.recv(min(max(wanted, self.CHUNK), 1 << 20))
+        while True:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout()
+            poller = select.poll()
+            poller.register(self._sock.fileno(), select.POLLIN)
+            if self._output.fd is not None:
+                poller.register(self._output.fd, select.POLLIN)
+            ready = dict(poller.poll(None if remaining == float("inf") else max(1, math.ceil(remaining * 1000))))
+            if self._output.fd is not None and self._output.fd in ready:
+                self._output.drain()
+            if self._sock.fileno() not in ready:
+                continue
+            try:
+                # Readable (data, end of file or an error), so this does not wait. A large blob
+                # is read straight through (up to 1 MiB per call); small frames, whole.
+                self._buffer += self._sock.recv(min(max(wanted, self.CHUNK), 1 << 20), socket.MSG_DONTWAIT)
+                return
+            except BlockingIOError:
+                continue
 
 
 def describe_exit(status: int, limits: Limits, cpu_seconds: float = 0.0) -> tuple[str, str]:
@@ -114,7 +150,7 @@ class Sandbox:
         self._limits = limits
         self._socket: socket.socket | None = None
         self._reader: _BufferedReader | None = None
-        self._output: _OutputCapture | None = None
+        self._output: _OutputPipe | None = None
         self.pid: int | None = None
         self.scratch: str | None = None
         #: Why the process ended (in a student's words) and its reason code, once it has.
@@ -132,9 +168,8 @@ class Sandbox:
             request["scratch"] = self.scratch
         self.pid, ours, out_read = self._forkserver.spawn(request)
         self._socket = ours
-        self._reader = _BufferedReader(ours)
-        self._output = _OutputCapture(out_read, self._limits.output_bytes)
-        self._output.start()
+        self._output = _OutputPipe(out_read, self._limits.output_bytes)
+        self._reader = _BufferedReader(ours, self._output)
         return self
 
     @property
@@ -222,7 +257,10 @@ class Sandbox:
                     pass
             self.pid = None
         if self._output is not None:
-            self._output.join(timeout=1.0)
+            # Everything printed before the child's last answer is in the pipe by now (and a
+            # child that was waited for has ended): take it, and let go of the pipe.
+            self._output.drain()
+            self._output.close()
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
