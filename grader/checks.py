@@ -34,7 +34,8 @@ from grader.sandbox.wire import Remote
 #: Everything a check author needs, in one place: course folders import only this module
 #: (and ``grader.compare``, whose names are here too).
 __all__ = [
-    "check", "Check", "CheckContext", "CheckFailed", "Partial", "Case", "CallOutcome", "collect_checks", "check_seed",
+    "check", "Check", "CheckContext", "CheckFailed", "Partial", "Case", "CallOutcome", "PreparedInputs",
+    "collect_checks", "check_seed",
     "expect", "expect_close", "expect_equal", "expect_raises", "expect_tuple",
     "Tolerance", "EXACT", "Comparison", "compare", "is_finite_number",
     "describe", "show", "show_arg", "plain", "call_text", "student_error_text", "as_numpy",
@@ -159,6 +160,16 @@ class Case:
 
 
 @dataclass
+class PreparedInputs:
+    """What ``ctx.once``'s ``make`` may draw from: nothing of the submission's."""
+
+    rng: np.random.Generator
+    reference: Any
+    seed: int
+    settings: dict
+
+
+@dataclass
 class CheckContext:
     """What a check works with."""
 
@@ -184,6 +195,19 @@ class CheckContext:
     #: Short texts stored with its result (``ctx.labels["leaderboard_name"] = ...``): strings only,
     #: cleaned and capped at 40 characters when stored.
     labels: dict = field(default_factory=dict)
+    #: The check's name, and where ``once`` keeps what it made (``grader.grading.prepared.Prepared``;
+    #: None: made every time).
+    check_name: str = ""
+    prepared: Any = None
+
+    def once(self, make: Callable, *args):
+        """``make(inputs, *args)``, made once per batch for this check: inputs drawn the same way
+        for every submission (``inputs`` has ``rng``, ``reference``, ``seed`` and ``settings``,
+        nothing of the student's). Later submissions get a fresh copy, and ``ctx.rng`` in the state
+        ``make`` left it in, exactly as if it had run again (``grader.grading.prepared``)."""
+        if self.prepared is None:
+            return make(PreparedInputs(self.rng, self.reference, self.seed, self.settings), *args)
+        return self.prepared.once(self.check_name, self, make, args)
 
     def student_value(self, name: str):
         """A module-level value of the student's (``ANSWERS``), fetched from the sandbox."""

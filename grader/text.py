@@ -51,6 +51,10 @@ def clean(text, limit: int = MESSAGE_LIMIT, *, multiline: bool = True) -> str:
     (an ellipsis marks a cut). ``multiline=False`` also turns newlines and tabs into spaces."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
+    # Printable ASCII (the common case: type names, short messages) has nothing to remove.
+    if len(text) <= limit and text.isascii() and text.isprintable() \
+            and (multiline or not text or (text[0] != " " and text[-1] != " ")):
+        return text
     text = valid_unicode(text).replace("\r\n", "\n").replace("\r", "\n")
     text = _ANSI.sub("", text)
     if multiline:

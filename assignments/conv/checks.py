@@ -178,6 +178,10 @@ def _draw_size_args(rng):
     return n, k, s, p, d
 
 
+# Each ``_valid_*``/``_invalid_*`` below draws configurations from ``ctx.rng`` and keeps those
+# the reference accepts (or refuses): the same ones for every submission, so checks take them
+# through ``ctx.once``, which draws them once per batch.
+
 def _valid_size_configs(ctx, count):
     rng, configs = ctx.rng, []
     while len(configs) < count:
@@ -409,7 +413,7 @@ def conv_output_size_examples(ctx):
 @check(points=3, visibility="public")
 def conv_output_size_random(ctx):
     """conv_output_size agrees with torch.nn.Conv2d on 100 random configurations."""
-    _expect_configurations(ctx, "conv_output_size", _valid_size_configs(ctx, 100), hint=_hint_conv_output_size)
+    _expect_configurations(ctx, "conv_output_size", ctx.once(_valid_size_configs, 100), hint=_hint_conv_output_size)
 
 
 @check(points=2, visibility="public")
@@ -424,13 +428,13 @@ def conv_output_size_rejects_invalid(ctx):
 @check(points=3, visibility="hidden")
 def conv_output_size_many(ctx):
     """conv_output_size agrees with torch.nn.Conv2d on 300 more random configurations."""
-    _expect_configurations(ctx, "conv_output_size", _valid_size_configs(ctx, 300), hint=_hint_conv_output_size)
+    _expect_configurations(ctx, "conv_output_size", ctx.once(_valid_size_configs, 300), hint=_hint_conv_output_size)
 
 
 @check(points=2, visibility="hidden")
 def conv_output_size_rejects_invalid_many(ctx):
     """conv_output_size raises ValueError on 90 random invalid configurations."""
-    _expect_configurations(ctx, "conv_output_size", _invalid_size_configs(ctx, 90))
+    _expect_configurations(ctx, "conv_output_size", ctx.once(_invalid_size_configs, 90))
 
 
 @check(points=2, visibility="public")
@@ -449,14 +453,14 @@ def conv2d_output_shape_examples(ctx):
 @check(points=3, visibility="hidden")
 def conv2d_output_shape_many(ctx):
     """conv2d_output_shape agrees with torch.nn.Conv2d on 200 random configurations (ints and pairs)."""
-    _expect_configurations(ctx, "conv2d_output_shape", _valid_conv_shape_configs(ctx, 200),
+    _expect_configurations(ctx, "conv2d_output_shape", ctx.once(_valid_conv_shape_configs, 200),
                            hint=_hint_conv2d_output_shape)
 
 
 @check(points=1, visibility="hidden")
 def conv2d_output_shape_rejects_invalid(ctx):
     """conv2d_output_shape raises ValueError where torch.nn.Conv2d cannot run (60 configurations)."""
-    _expect_configurations(ctx, "conv2d_output_shape", _invalid_conv_shape_configs(ctx, 60))
+    _expect_configurations(ctx, "conv2d_output_shape", ctx.once(_invalid_conv_shape_configs, 60))
 
 
 @check(points=2, visibility="public")
@@ -483,14 +487,14 @@ def pool2d_output_shape_default_stride(ctx):
 @check(points=3, visibility="hidden")
 def pool2d_output_shape_many(ctx):
     """pool2d_output_shape agrees with torch.nn.MaxPool2d on 200 random configurations."""
-    _expect_configurations(ctx, "pool2d_output_shape", _valid_pool_shape_configs(ctx, 200),
+    _expect_configurations(ctx, "pool2d_output_shape", ctx.once(_valid_pool_shape_configs, 200),
                            hint=_hint_pool2d_output_shape)
 
 
 @check(points=2, visibility="hidden")
 def pool2d_output_shape_rejects_invalid(ctx):
     """pool2d_output_shape raises ValueError where MaxPool2d cannot run, e.g. padding > kernel_size/2."""
-    _expect_configurations(ctx, "pool2d_output_shape", _invalid_pool_shape_configs(ctx, 70))
+    _expect_configurations(ctx, "pool2d_output_shape", ctx.once(_invalid_pool_shape_configs, 70))
 
 
 # ================================================================== parameters

@@ -19,6 +19,7 @@ from grader.compare import FIRST_FAILED
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
 from grader.errors import AssignmentError, SandboxError
 from grader.grading.failures import ungraded
+from grader.grading.prepared import Prepared
 from grader.grading.reference_cache import CachedReference
 from grader.results import LABEL_LIMIT, MAX_LABELS, CheckResult, Note, SubmissionResult, Where
 from grader.text import clean, clean_name
@@ -119,6 +120,11 @@ class Grader:
         return CachedReference(self.assignment.reference, self.trusted_lock)
 
     @functools.cached_property
+    def _prepared(self) -> Prepared:
+        """What checks drew once for the whole batch (``ctx.once``)."""
+        return Prepared(self.trusted_lock)
+
+    @functools.cached_property
     def _reference_harness(self) -> "_ReferenceHarness":
         return _ReferenceHarness(self.assignment.harness_module, self.assignment.reference, self.trusted_lock)
 
@@ -152,6 +158,7 @@ class Grader:
             require_device(self.assignment)
             self.checks
             self.time_limits
+            self._prepared  # made here, not by whichever grading thread asks first
             if self.assignment.checks_use_reference:
                 self.assignment.reference
                 self.assignment.harness_module
@@ -292,6 +299,8 @@ class Grader:
             student_id=submission.student,
             reference_harness=self._reference_harness,
             settings=assignment.extra,
+            check_name=check.name,
+            prepared=self._prepared,
         )
         timeout = self.time_limits[check.name]
         if sandbox.budget_left <= 0:

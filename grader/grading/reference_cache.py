@@ -48,6 +48,17 @@ def _key(value):
     raise TypeError("no exact key")
 
 
+class _Part:
+    """A mutable part of a remembered answer (a list, dict, array, or a tuple holding one):
+    rebuilt for every copy. Everything else is immutable and shared by all copies as it is."""
+
+    __slots__ = ("kind", "value")
+
+    def __init__(self, kind: type, value):
+        self.kind = kind
+        self.value = value
+
+
 class _Snapshot:
     """A private copy of an answer, and what it costs to keep."""
 
@@ -67,13 +78,14 @@ class _Snapshot:
             self.array_bytes += value.nbytes
             kept = value.copy()
             kept.flags.writeable = False
-            return kept
+            return _Part(np.ndarray, kept)
         if kind is tuple:
-            return tuple([self._take(v, depth + 1) for v in value])
+            items = tuple([self._take(v, depth + 1) for v in value])
+            return _Part(tuple, items) if any(type(v) is _Part for v in items) else items
         if kind is list:
-            return [self._take(v, depth + 1) for v in value]
+            return _Part(list, [self._take(v, depth + 1) for v in value])
         if kind is dict and all(type(k) in _PLAIN for k in value):
-            return {k: self._take(v, depth + 1) for k, v in value.items()}
+            return _Part(dict, {k: self._take(v, depth + 1) for k, v in value.items()})
         raise TypeError(f"a {kind.__name__} is not remembered")
 
     def copy(self):
@@ -82,16 +94,16 @@ class _Snapshot:
 
 
 def _fresh(value):
-    kind = type(value)
+    if type(value) is not _Part:
+        return value
+    kind, kept = value.kind, value.value
     if kind is np.ndarray:
-        return value.copy()  # writable again, like the reference's own result
+        return kept.copy()  # writable again, like the reference's own result
     if kind is tuple:
-        return tuple([_fresh(v) for v in value])
+        return tuple([_fresh(v) for v in kept])
     if kind is list:
-        return [_fresh(v) for v in value]
-    if kind is dict:
-        return {k: _fresh(v) for k, v in value.items()}
-    return value
+        return [_fresh(v) for v in kept]
+    return {k: _fresh(v) for k, v in kept.items()}
 
 
 class CachedReference:

@@ -100,9 +100,9 @@ class Encoder:
         if kind is str or kind is bool or value is None:
             return value
         if kind is tuple:
-            return {"tuple": [self.encode(v, depth + 1) for v in value]}
+            return {"tuple": self._items(value, depth)}
         if kind is list:
-            return {"list": [self.encode(v, depth + 1) for v in value]}
+            return {"list": self._items(value, depth)}
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, int):
@@ -128,6 +128,18 @@ class Encoder:
         if type(value) is dict and all(type(k) in (str, int) for k in value):
             return {"dict": [[k, self.encode(v, depth + 1)] for k, v in value.items()]}
         return self._opaque(value)
+
+    def _items(self, values, depth: int) -> list:
+        """The items of a list or tuple: plain ones as they are, the rest encoded (most items of
+        a case list are small ints and strings, and a call per item is most of their cost)."""
+        items = []
+        for v in values:
+            kind = type(v)
+            if kind is str or kind is bool or v is None or (kind is int and -2**63 < v < 2**63):
+                items.append(v)
+            else:
+                items.append(self.encode(v, depth + 1))
+        return items
 
 
 class Decoder:
