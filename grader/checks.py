@@ -204,7 +204,8 @@ class CheckContext:
         """``make(inputs, *args)``, made once per batch for this check: inputs drawn the same way
         for every submission (``inputs`` has ``rng``, ``reference``, ``seed`` and ``settings``,
         nothing of the student's). Later submissions get a fresh copy, and ``ctx.rng`` in the state
-        ``make`` left it in, exactly as if it had run again (``grader.grading.prepared``)."""
+        ``make`` left it in, exactly as if it had run again (``grader.grading.prepared``). Pass what
+        varies as ``args``: a ``make`` that captures variables (a closure) is made every time."""
         if self.prepared is None:
             return make(PreparedInputs(self.rng, self.reference, self.seed, self.settings), *args)
         return self.prepared.once(self.check_name, self, make, args)

@@ -54,6 +54,16 @@ def test_make_sees_no_student_and_an_uncopyable_value_is_made_every_time():
     assert objects[0] is not objects[1]
 
 
+def test_two_makes_of_one_check_never_share_a_value_and_closures_are_made_every_time():
+    prepared = Prepared(lock=__import__("threading").RLock())
+    ctx = _context(prepared)
+    assert ctx.once(lambda inputs: [1, 2]) == [1, 2]
+    assert ctx.once(lambda inputs: [3, 4]) == [3, 4]  # same check, same generator state, other code
+    for n in (5, 6):  # a closure: same code, another n
+        assert _context(prepared).once(lambda inputs: [n]) == [n]
+    assert prepared.hits == 0
+
+
 def test_without_a_store_once_just_makes_the_value():
     calls = []
 

@@ -38,9 +38,8 @@ class Prepared:
     def once(self, check: str, ctx, make: Callable, args: tuple):
         inputs = PreparedInputs(ctx.rng, ctx.reference, ctx.seed, ctx.settings)
         try:
-            key = (check, getattr(make, "__module__", None), getattr(make, "__qualname__", repr(make)),
-                   _key(args), repr(ctx.rng.bit_generator.state))
-        except TypeError:  # arguments with no exact key: made every time
+            key = (check, _function_key(make), _key(args), repr(ctx.rng.bit_generator.state))
+        except TypeError:  # arguments with no exact key, or a ``make`` that is not a plain function
             return make(inputs, *args)
         with self._lock:
             remembered = self._values.get(key)
@@ -58,3 +57,13 @@ class Prepared:
             if len(self._values) < MAX_VALUES:
                 self._values[key] = (snapshot, ctx.rng.bit_generator.state)
             return value
+
+
+def _function_key(make: Callable):
+    """What identifies ``make``'s computation: its code and default arguments. Only a plain
+    function qualifies: one that captures variables (a closure) or a ``partial`` could compute
+    something else with the same code, so it has no key (TypeError) and is made every time."""
+    code = getattr(make, "__code__", None)
+    if code is None or getattr(make, "__closure__", None) is not None:
+        raise TypeError("not a plain function")
+    return (code, _key(tuple(make.__defaults__ or ())), _key(tuple(sorted((make.__kwdefaults__ or {}).items()))))
