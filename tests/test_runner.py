@@ -200,3 +200,30 @@ def test_a_crash_while_loading_a_notebook_cell_skips_only_that_cell(quick_grader
     result = grade_source(quick_grader, tmp_path, source)
     assert result.score == result.max_score
     assert any("stopped the sandbox: it exited with status 9" in note.text for note in result.notes), result.notes
+
+
+def test_an_answer_waiting_when_the_grader_comes_late_is_taken_and_none_waiting_is_a_timeout():
+    # The grader may read late (a busy machine, another grading thread holding the GIL): what
+    # the child sent in time is its answer, not a timeout; with nothing sent, the deadline holds.
+    import socket
+
+    from grader.sandbox.runner import _BufferedReader, _OutputPipe
+
+    ours, theirs = socket.socketpair()
+    out_read, out_write = os.pipe()
+    output = _OutputPipe(out_read, 1024)
+    try:
+        reader = _BufferedReader(ours, output)
+        reader.deadline = time.monotonic() - 1.0
+        with pytest.raises(socket.timeout):
+            reader.read(4)
+        theirs.sendall(b"done")
+        os.write(out_write, b"printed before it")
+        assert reader.read(4) == b"done"
+        output.drain()
+        assert output.text() == "printed before it"
+    finally:
+        for end in (ours, theirs):
+            end.close()
+        output.close()
+        os.close(out_write)
