@@ -141,11 +141,12 @@ class WorkerPool:
     def __init__(self, assignment: Assignment, *, workers: int, course_root: Path, visibility: str = "all",
                  require_isolation: bool = False, threads: int | None = None):
         self.assignment = assignment
-        #: Submissions graded at once (``workers``), by ``size`` processes of ``threads`` each
-        #: (``threads_per_worker`` unless given).
+        #: Submissions graded at once (``workers``), by ``size`` processes of at most ``threads``
+        #: each (``threads_per_worker`` unless given), the jobs shared out evenly between them.
         self.jobs = max(1, workers)
         self.threads = max(1, min(threads, self.jobs)) if threads else threads_per_worker(assignment, self.jobs)
         self.size = -(-self.jobs // self.threads)
+        self._shares = [self.jobs // self.size + (1 if i < self.jobs % self.size else 0) for i in range(self.size)]
         self.course_root = Path(course_root)
         self.visibility = visibility
         self.require_isolation = require_isolation
@@ -157,9 +158,9 @@ class WorkerPool:
         """Start the workers and hand each its first requests from ``likely`` (the batch, before
         the caller knows which of it is graded already)."""
         try:
-            for cpu in self._cpus():
-                self._workers.append(self._spawn(cpu))
-            self._queue.extend(list(likely)[:(self.threads + IN_FLIGHT - 1) * self.size])
+            for cpu, share in zip(self._cpus(), self._shares):
+                self._workers.append(self._spawn(cpu, share))
+            self._queue.extend(list(likely)[:self.jobs + (IN_FLIGHT - 1) * self.size])
             for worker in self._workers:
                 self._feed(worker)
         except BaseException:
@@ -179,21 +180,21 @@ class WorkerPool:
         pinned = self.size > 1 and self.threads == 1 and len(allowed) == self.size
         return allowed if pinned else [None] * self.size
 
-    def _spawn(self, cpu: int | None) -> _Worker:
+    def _spawn(self, cpu: int | None, threads: int) -> _Worker:
         # -P: the current folder must not shadow numpy or grader with a file of the same name.
         command = [sys.executable, "-P", "-m", "grader.grading.worker", str(os.getpid())]
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    env={**ONE_THREAD, **os.environ},  # what the user set wins
                                    process_group=0)  # Ctrl-C in a terminal reaches the coordinator only
-        worker = _Worker(process, cpu, threads=self.threads)
+        worker = _Worker(process, cpu, threads=threads)
         self._send(worker, json.dumps({"course_root": str(self.course_root), "assignment": self.assignment.name,
                                        "visibility": self.visibility, "require_isolation": self.require_isolation,
-                                       "cpu": cpu, "threads": self.threads}))
+                                       "cpu": cpu, "threads": threads}))
         return worker
 
     def _feed(self, worker: _Worker) -> None:
         # One request in flight near the end, so no worker idles while another has a queue.
-        room = worker.threads + (IN_FLIGHT - 1 if len(self._queue) >= len(self._workers) * worker.threads else 0)
+        room = worker.threads + (IN_FLIGHT - 1 if len(self._queue) >= self.jobs else 0)
         while self._queue and len(worker.in_flight) < room:
             file = self._queue.popleft()
             request = next(self._ids)
@@ -211,7 +212,7 @@ class WorkerPool:
                 continue
             worker.process.kill()
             self._reap(worker)
-            self._workers[index] = self._spawn(worker.cpu)
+            self._workers[index] = self._spawn(worker.cpu, worker.threads)
         self._queue = deque()
         for file in files:
             if unsent[file]:
@@ -271,7 +272,7 @@ class WorkerPool:
     def _replace(self, worker: _Worker) -> _Worker:
         """A fresh worker on the same CPU in place of one that died."""
         self._reap(worker)
-        fresh = self._spawn(worker.cpu)
+        fresh = self._spawn(worker.cpu, worker.threads)
         self._workers[self._workers.index(worker)] = fresh
         return fresh
 
