@@ -88,14 +88,18 @@ def test_a_worker_killed_mid_batch_is_replaced_and_its_submissions_are_graded_by
 
 
 def _grading_worker(coordinator: int) -> int | None:
-    """The worker whose warm parent has a sandbox alive now (the one grading the slow file)."""
+    """The worker grading the slow file: its warm parent has one sandbox more than the others'
+    (where sandboxes are made ahead, every warm parent keeps one waiting for the next file)."""
+    sandboxes = {}
     for worker in children(coordinator):
-        if b"grader.grading.worker" not in cmdline(worker):
-            continue
-        for zygote in children(worker):
-            if b"grader.sandbox.zygote" in cmdline(zygote) and children(zygote):
-                return worker
-    return None
+        if b"grader.grading.worker" in cmdline(worker):
+            sandboxes[worker] = sum(len(children(zygote)) for zygote in children(worker)
+                                    if b"grader.sandbox.zygote" in cmdline(zygote))
+    if not sandboxes:
+        return None
+    most = max(sandboxes.values())
+    busiest = [worker for worker, count in sandboxes.items() if count == most]
+    return busiest[0] if most > 0 and len(busiest) == 1 else None
 
 
 def test_a_file_that_two_workers_die_on_is_the_graders_error_and_the_batch_goes_on(tmp_path):

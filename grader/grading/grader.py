@@ -147,7 +147,8 @@ class Grader:
 
         Its imports (numpy, torch) take a while: launched early, they overlap the caller's own."""
         if self._forkserver is None:
-            self._forkserver = ForkServer(self.assignment.limits.warm_imports, gpu=needs_gpu(self.assignment)).launch()
+            self._forkserver = ForkServer(self.assignment.limits.warm_imports, gpu=needs_gpu(self.assignment),
+                                          limits=self.assignment.limits).launch()
         return self
 
     def start(self) -> "Grader":

@@ -67,7 +67,8 @@ def serve(requests, replies) -> None:
 
         assignment = get_assignment(config["assignment"], Path(config["course_root"]))
         # The warm parent first: its imports (numpy, torch) overlap ours of the grading side.
-        forkserver = ForkServer(assignment.limits.warm_imports, gpu=needs_gpu(assignment)).launch()
+        forkserver = ForkServer(assignment.limits.warm_imports, gpu=needs_gpu(assignment),
+                                limits=assignment.limits).launch()
         from grader.grading.grader import Grader
 
         grader = Grader(assignment, visibility=config.get("visibility", "all"), forkserver=forkserver,

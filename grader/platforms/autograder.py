@@ -88,7 +88,8 @@ def grade_one(assignment: Assignment, path: Path, student: str, forkserver=None)
 
     own = forkserver is None
     if own:
-        forkserver = ForkServer(assignment.limits.warm_imports, gpu=needs_gpu(assignment)).start()
+        forkserver = ForkServer(assignment.limits.warm_imports, gpu=needs_gpu(assignment),
+                                limits=assignment.limits).start()
     try:
         missing = [f"{layer.title}: {layer.detail}" for layer in forkserver.missing_layers]
         with Grader(assignment, forkserver=forkserver) as graded:

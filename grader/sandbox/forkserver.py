@@ -18,7 +18,7 @@ import threading
 from grader.errors import SandboxError
 from grader.sandbox import isolation
 from grader.sandbox.isolation import LayerStatus
-from grader.sandbox.limits import sandbox_environment
+from grader.sandbox.limits import Limits, sandbox_environment
 
 START_TIMEOUT = 120.0
 
@@ -50,8 +50,11 @@ class ForkServer:
 
     def __init__(self, warm_imports: tuple[str, ...] = ("numpy",), *, isolate: bool = True,
                  require_isolation: bool = False, mode: str | None = None, disable: tuple[str, ...] = (),
-                 gpu: bool = False):
+                 gpu: bool = False, limits: Limits | None = None):
         self.warm_imports = tuple(warm_imports)
+        #: The limits of the sandboxes it will make: the first is made ahead as soon as the warm
+        #: parent is ready, while the grader finishes its own start-up.
+        self.limits = limits
         #: Bind the host's GPU device files into each sandbox's root (``device = "cuda"``).
         self.gpu = gpu
         #: Layers to leave out on purpose (tests of one layer at a time, diagnosis).
@@ -91,7 +94,7 @@ class ForkServer:
         """Start the warm parent without waiting for it: its imports (numpy, torch) take a
         while, which the caller can spend on its own preparation before ``wait_ready``."""
         config = {"warm_imports": list(self.warm_imports), "mode": self.mode, "disable": list(self.disable),
-                  "gpu": self.gpu}
+                  "gpu": self.gpu, "limits": self.limits.as_request() if self.limits is not None else None}
         if self.mode != "none":
             try:
                 if self.mode == "root":

@@ -7,7 +7,7 @@ channel, output pipe) to the grader. It holds no reference, no check and no grad
 handle: whatever it holds, every student child inherits.
 
 Start-up: the first message is the configuration (warm imports, isolation mode, slot uid,
-layers turned off). Still single-threaded, the zygote enters a user namespace if asked to
+layers turned off, the limits of the sandboxes to come, if known). Still single-threaded, the zygote enters a user namespace if asked to
 (``userns`` mode, started unprivileged); then it imports the warm modules, probes which
 isolation layers work (``isolation.Isolation.probe``) and answers
 ``{"ready": true, "layers": [...], ...}``.
@@ -138,7 +138,7 @@ def main() -> None:
     except BaseException:  # noqa: BLE001 - tell the grader why we cannot serve
         control.send(json.dumps({"ready": False, "error": traceback.format_exc(limit=3)}).encode())
         return
-    _serve(control, layers, base_vsize)
+    _serve(control, layers, base_vsize, config.get("limits"))
 
 
 class _Children:
@@ -234,9 +234,12 @@ class _Children:
                 shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int) -> None:
-    """Fork and reap sandboxes until the grader closes the socket; then kill what is left."""
+def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int, limits: dict | None) -> None:
+    """Fork and reap sandboxes until the grader closes the socket; then kill what is left. With
+    the ``limits`` of the sandboxes to come, the first is made ahead at once."""
     children = _Children(control, layers, base_vsize)
+    if isinstance(limits, dict):
+        children.prepare(limits)
     while True:
         try:
             message, fds, _flags, _addr = socket.recv_fds(control, 1 << 16, 4)
