@@ -364,3 +364,32 @@ def test_a_torch_assignment_grades_its_jobs_in_threads_of_fewer_processes(course
     assert nine.size == -(-9 // TORCH_THREADS) and sum(nine._shares) == 9  # noqa: SLF001 - 9 at once, not 12
     assert max(nine._shares) - min(nine._shares) <= 1  # noqa: SLF001
     assert WorkerPool(perceptron, workers=3, course_root=course_root).size == 3
+
+
+@pytest.mark.parametrize("workers, threads", [(2, 1), (2, 2), (1, 1)],
+                         ids=["a process per job", "threads in one worker", "one worker, files waiting behind"])
+def test_a_check_that_exits_ends_its_worker_and_only_that_file_is_lost(make_course, tmp_path, workers, threads):
+    # A grading thread that stopped would leave its file unanswered for ever; its worker ends
+    # instead, the file is tried once more, and then it is the grader's error. The rest is graded.
+    course = make_course()
+    checks = course / "assignments" / "perceptron" / "checks.py"
+    checks.write_text(checks.read_text() + textwrap.dedent('''
+        @check(points=1, visibility="public")
+        def exits_for_one_student(ctx):
+            """A broken check."""
+            if ctx.student_id == "a_exits":
+                raise SystemExit(3)
+        '''))
+    spec = get_assignment("perceptron", course)
+    folder = tmp_path / "subs"
+    for name in ("a_exits", "b_ok", "z_ok"):  # a_exits first: the others wait behind it, or beside it
+        write(folder / f"{name}.py", CORRECT)
+    files = find_submissions([folder], spec.module)
+    pool = WorkerPool(spec, workers=workers, course_root=course, threads=threads).start(likely=files)
+    try:
+        results = {file.student: result for file, result in pool.grade(files)}
+    finally:
+        pool.close()
+    assert results["b_ok"].score == results["b_ok"].max_score == results["z_ok"].score
+    assert (results["a_exits"].status, results["a_exits"].fault) == ("error", "grader")
+    assert results["a_exits"].error.startswith("a grading worker stopped twice while grading this file")

@@ -152,6 +152,9 @@ class WorkerPool:
         self.require_isolation = require_isolation
         self._workers: list[_Worker] = []
         self._queue: deque = deque()
+        #: Files a worker died holding together with others: which of them it died on is not known,
+        #: so each is tried again alone (and only a death while alone counts against a file).
+        self._suspects: set = set()
         self._ids = count()
 
     def start(self, likely: list[SubmissionFile] = ()) -> "WorkerPool":
@@ -196,6 +199,10 @@ class WorkerPool:
         # One request in flight near the end, so no worker idles while another has a queue.
         room = worker.threads + (IN_FLIGHT - 1 if len(self._queue) >= self.jobs else 0)
         while self._queue and len(worker.in_flight) < room:
+            # A suspect goes to a worker holding nothing else, and nothing joins it there.
+            if any(held in self._suspects for _, held in worker.in_flight) or \
+                    (self._queue[0] in self._suspects and worker.in_flight):
+                return
             file = self._queue.popleft()
             request = next(self._ids)
             worker.in_flight.append((request, file))
@@ -227,7 +234,9 @@ class WorkerPool:
 
         A worker that dies is replaced by a fresh one, and the submissions it held are tried
         once more there; a submission a worker dies on twice is an ``error`` result (the
-        grader's fault), and the batch goes on."""
+        grader's fault), and the batch goes on. Only a death while a worker held that submission
+        alone counts against it: the submissions of a worker that died holding several (being
+        graded side by side in threads, or waiting behind one another) are each tried again alone."""
         if not self._workers:
             raise RuntimeError("WorkerPool.start() was not called")
         self._keep_only(files)
@@ -247,9 +256,14 @@ class WorkerPool:
                         lost = [file for _, file in worker.in_flight]
                         replacement = self._replace(worker)
                         for file in reversed(lost):
+                            if len(lost) > 1:  # one of them, or none, took the worker down
+                                self._suspects.add(file)
+                                self._queue.appendleft(file)
+                                continue
                             tries[file] += 1
                             if tries[file] > 1:
                                 remaining -= 1
+                                self._suspects.discard(file)
                                 yield file, self._died_on(file, death)
                             else:
                                 self._queue.appendleft(file)
@@ -263,6 +277,7 @@ class WorkerPool:
                             worker.ready = True
                             continue
                         file = worker.answered(message.get("id"))
+                        self._suspects.discard(file)
                         if "error" in message:
                             _raise(message["error"], f"on {file.path}")
                         self._feed(worker)  # before handing the result on: the worker keeps busy meanwhile

@@ -106,10 +106,15 @@ def _serve_threaded(grader, requests, send, threads: int) -> None:
     sending = threading.Lock()
 
     def work() -> None:
-        while (request := pending.get()) is not None:
-            answer = _graded(grader, request)
-            with sending:
-                send(answer)
+        try:
+            while (request := pending.get()) is not None:
+                answer = _graded(grader, request)
+                with sending:
+                    send(answer)
+        except BaseException:  # noqa: BLE001 - the coordinator is gone, or a check called sys.exit
+            # A thread that stops would leave its request unanswered for ever: end the whole
+            # worker instead, which the coordinator sees as a worker that died (it retries).
+            os._exit(70)
 
     workers = [threading.Thread(target=work, name=f"grading-{n}", daemon=True) for n in range(threads)]
     for thread in workers:
