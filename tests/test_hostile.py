@@ -150,7 +150,7 @@ def _submission(path: Path, substitutions: dict[str, str]) -> str:
 class Batch:
     """Everything the one hostile batch produced, for the tests below to look at."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, threads: int):
         self.root = root
         self.course = _make_course(root)
         self.submissions = root / "submissions"
@@ -179,7 +179,7 @@ class Batch:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root), "TMPDIR": str(self.tmpdir),
                "LANG": "C.UTF-8", "GRADER_TEST_SECRET": self.secret}
         command = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, str(HOSTILE / "_batch.py"),
-                   str(self.course), str(self.submissions), str(self.gradebook), str(self.out), "2"]
+                   str(self.course), str(self.submissions), str(self.gradebook), str(self.out), "2", str(threads)]
         started = time.monotonic()
         try:
             self.process = subprocess.run(command, env=env, cwd=self.cwd, capture_output=True, timeout=170)
@@ -192,9 +192,11 @@ class Batch:
         self.results = {r["student"]: r for r in self.data["results"]}
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory) -> Batch:
-    return Batch(tmp_path_factory.mktemp("hostile"))
+@pytest.fixture(scope="module", params=[2, 1], ids=["threads of one worker", "a worker per job"])
+def batch(request, tmp_path_factory) -> Batch:
+    """The hostile batch, graded by two threads sharing a worker (a torch assignment's way) and by
+    two worker processes (a NumPy assignment's): one student's file never reaches another's either way."""
+    return Batch(tmp_path_factory.mktemp("hostile"), threads=request.param)
 
 
 def _checks(result: dict) -> dict[str, dict]:

@@ -2,7 +2,10 @@
 namespace of its own (``unshare --pid --fork --mount-proc``), so that whatever a hostile
 submission manages to kill or leave behind, it cannot reach past this namespace.
 
-    python _batch.py COURSE_ROOT SUBMISSIONS_DIR GRADEBOOK OUT_JSON JOBS
+    python _batch.py COURSE_ROOT SUBMISSIONS_DIR GRADEBOOK OUT_JSON JOBS [THREADS]
+
+The course's warm imports include torch, so its jobs are threads of one worker; ``THREADS`` 1
+grades them in a process each instead, as a NumPy assignment's are.
 
 Writes OUT_JSON: the results (as ``SubmissionResult.to_dict()``), the seconds the batch took,
 and the processes still alive in this namespace once the batch is over (there must be none
@@ -42,7 +45,11 @@ def _others() -> list[str]:
     return found
 
 
-def grade(course: str, submissions: str, gradebook: str, out: str, jobs: str) -> None:
+def grade(course: str, submissions: str, gradebook: str, out: str, jobs: str, threads: str = "") -> None:
+    if threads:
+        from grader.grading import pool
+
+        pool.TORCH_THREADS = int(threads)  # decided here, in the coordinator, and sent to each worker
     assignment = get_assignment("perceptron", Path(course))
     files = find_submissions([Path(submissions)], assignment.module)
     started = time.monotonic()
@@ -56,7 +63,7 @@ def grade(course: str, submissions: str, gradebook: str, out: str, jobs: str) ->
 def main() -> None:
     """PID 1 forks the coordinator (a coordinator that is PID 1 is not what a TA runs), reaps
     whatever gets orphaned, and once the batch is over lists what is still alive."""
-    args = sys.argv[1:6]
+    args = sys.argv[1:7]
     pid = os.fork()
     if pid == 0:
         code = 1
