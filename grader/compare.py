@@ -135,6 +135,11 @@ def _fmt_number(x) -> str:
     return f"{float(x) + 0.0:.6g}"  # + 0.0: a negative zero reads as 0, not -0
 
 
+#: Arrays up to this many elements are first compared byte for byte: most answers that pass are
+#: exactly the reference's, and that test costs a microsecond against ~15 for the tolerance's.
+EXACT_FAST_PATH = 1 << 16
+
+
 def _mismatch_mask(yours: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
     y = yours.astype(np.float64, copy=False)
     e = expected.astype(np.float64, copy=False)
@@ -154,6 +159,8 @@ def compare_arrays(yours: np.ndarray, expected: np.ndarray, *, path: str, tol: T
         return Comparison(False, f"{path}: dtype {yours.dtype} (yours), expected a {expected.dtype} array")
     if yours.size == 0:
         return Comparison(True)
+    if yours.dtype == expected.dtype and yours.size <= EXACT_FAST_PATH and yours.tobytes() == expected.tobytes():
+        return Comparison(True)  # the very same values (NaN where NaN): close for every tolerance
     bad = _mismatch_mask(yours, expected, tol)
     count = int(bad.sum())
     if count == 0:

@@ -181,3 +181,13 @@ def test_the_authoring_helpers_say_what_a_student_returned():
     assert show(np.float64(2.5)) == "2.5" and show(np.zeros((3, 4))) == "a numpy array of shape (3, 4)"
     assert call_text("conv_output_size", (5, 3), {"stride": np.int64(2), "x": np.zeros((2, 2))}) == \
         "conv_output_size(5, 3, stride=2, x=<array of shape (2, 2)>)"
+
+
+def test_the_byte_for_byte_fast_path_agrees_with_the_tolerance():
+    from grader.compare import EXACT, compare
+
+    values = np.array([1.0, np.nan, -0.0, np.inf])
+    assert compare(values, values.copy(), tol=EXACT).ok                         # the very same bytes
+    assert compare(np.array([0.0, np.nan]), np.array([-0.0, np.nan]), tol=EXACT).ok  # other bytes, same values
+    assert compare(values, values.astype(np.float32), tol=EXACT).ok              # other dtype, same values
+    assert not compare(np.array([1.0, 2.0]), np.array([1.0, 2.5]), tol=EXACT).ok
