@@ -50,6 +50,8 @@ import types
 from importlib import metadata
 from pathlib import Path
 
+from bytecode import as_users_have_it
+
 REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "perceptron"
 SAMPLE = REPO / "samples" / ASSIGNMENT / "correct.py"
@@ -469,6 +471,7 @@ def main() -> int:
     background = background_load()
     print(f"other processes keep {background:.2f} of {os.cpu_count()} cores busy (1 s sample); "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    as_users_have_it(REPO)
     tmp = Path(tempfile.mkdtemp(prefix="grading-speed-"))
     try:
         paths = generate(tmp / "submissions", n)

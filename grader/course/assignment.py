@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -134,15 +135,15 @@ class Assignment:
     @cached_property
     def checks_use_reference(self) -> bool:
         """True if checks.py reads ``ctx.reference`` or ``ctx.reference_harness`` anywhere (in a
-        check or a helper): only then does the grading process import the reference."""
-        import ast
+        check or a helper): only then does the grading process import the reference.
 
+        Read from the text, not its syntax tree (5 ms to parse, every time a grader starts): a
+        mention in a comment only makes the answer True, which imports what is not needed."""
         try:
-            tree = ast.parse((self.directory / "checks.py").read_text())
-        except (OSError, SyntaxError, ValueError):
+            text = (self.directory / "checks.py").read_text()
+        except (OSError, UnicodeDecodeError):
             return True  # importing the checks reports what is wrong with them
-        return any(isinstance(node, ast.Attribute) and node.attr in ("reference", "reference_harness")
-                   for node in ast.walk(tree))
+        return re.search(r"\.\s*reference(?:_harness)?\b", text) is not None
 
     def compile_reference(self) -> None:
         """Check that the reference solution exists and parses, without running it."""
