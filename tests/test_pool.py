@@ -24,7 +24,8 @@ from grader.cli import cli
 from grader.errors import SandboxError
 from grader.gradebook import Gradebook
 from grader.grading.grader import Grader
-from grader.grading.pool import WorkerPool, allowed_cpus
+from grader.grading.jobs import allowed_cpus
+from grader.grading.pool import WorkerPool
 from grader.sandbox.forkserver import ForkServer
 
 CORRECT = (SAMPLES / "perceptron" / "correct.py").read_text()
@@ -201,15 +202,17 @@ def test_a_worker_handed_a_submission_graded_before_is_replaced_instead_of_gradi
     spec = get_assignment("perceptron", ROOT)
     subs = _submissions(tmp_path / "subs", 5)
     with Gradebook.open(str(tmp_path / "g.db")) as gradebook:
-        graded = [f for f in find_submissions([subs], spec.module) if f.student in ("s00", "s01")]
+        # Handed out a file per worker first, then one more each: s00 and s02 to the first, s01
+        # and s03 to the second.
+        graded = [f for f in find_submissions([subs], spec.module) if f.student in ("s00", "s02")]
         assert len(list(Batch(spec, graded, course_root=ROOT, jobs=1).start().results(gradebook))) == 2
         with Batch(spec, find_submissions([subs], spec.module), course_root=ROOT, jobs=2) as batch:
             first, second = (w.process for w in batch._pool._workers)  # noqa: SLF001 - what the test watches
             results = list(batch.results(gradebook))
-        assert first.poll() == -signal.SIGKILL  # it held s00 and s01
-        assert second.poll() == 0  # it held s02 and s03, both new: it graded them and closed
+        assert first.poll() == -signal.SIGKILL  # it held s00 and s02
+        assert second.poll() == 0  # it held s01 and s03, both new: it graded them and closed
         assert sorted((r.student, r.cached) for r in results) == [
-            ("s00", True), ("s01", True), ("s02", False), ("s03", False), ("s04", False)]
+            ("s00", True), ("s01", False), ("s02", True), ("s03", False), ("s04", False)]
 
 
 def test_submissions_handed_out_early_but_graded_before_are_neither_stored_nor_reported_twice(tmp_path):
@@ -297,7 +300,7 @@ def test_workers_are_left_for_the_kernel_to_place_unless_there_is_one_per_cpu(tm
 
 def test_the_default_jobs_follow_the_batch_size_and_the_assignments_start_up(perceptron, course_root):
     from grader.course.assignment import get_assignment
-    from grader.grading.pool import SMALL_BATCH, default_jobs
+    from grader.grading.jobs import SMALL_BATCH, default_jobs
 
     cpus = len(allowed_cpus())
     training = get_assignment("training", course_root)  # warm imports torch: seconds per submission
@@ -354,7 +357,7 @@ def test_a_worker_with_threads_grades_several_at_once_and_answers_as_they_finish
 
 
 def test_a_torch_assignment_grades_its_jobs_in_threads_of_fewer_processes(course_root):
-    from grader.grading.pool import TORCH_THREADS, threads_per_worker
+    from grader.grading.jobs import TORCH_THREADS, threads_per_worker
 
     training = get_assignment("training", course_root)
     perceptron = get_assignment("perceptron", course_root)
@@ -393,3 +396,19 @@ def test_a_check_that_exits_ends_its_worker_and_only_that_file_is_lost(make_cour
     assert results["b_ok"].score == results["b_ok"].max_score == results["z_ok"].score
     assert (results["a_exits"].status, results["a_exits"].fault) == ("error", "grader")
     assert results["a_exits"].error.startswith("a grading worker stopped twice while grading this file")
+
+
+def test_a_batch_of_one_file_per_job_is_graded_all_at_once(tmp_path):
+    # Each worker gets a file before any gets a second to wait behind it.
+    spec = get_assignment("perceptron", ROOT)
+    files = find_submissions([_submissions(tmp_path / "subs", 3)], spec.module)
+    for likely in (files, []):
+        pool = WorkerPool(spec, workers=3, course_root=ROOT).start(likely=likely)
+        try:
+            if likely:
+                assert [len(w.in_flight) for w in pool._workers] == [1, 1, 1]  # noqa: SLF001
+            graded = list(pool.grade(files))
+            assert all(len(w.in_flight) == 0 for w in pool._workers)  # noqa: SLF001
+        finally:
+            pool.close()
+        assert sorted(f.student for f, _ in graded) == ["s00", "s01", "s02"]

@@ -65,7 +65,7 @@ def grade(ctx: click.Context, assignment: str, paths: tuple[Path, ...], db: str,
     from grader.grading.batch import Batch
     from grader.intake.plan import plan_submissions
     from grader.course.lateness import parse_moment
-    from grader.grading.pool import default_jobs
+    from grader.grading.jobs import default_jobs
 
     spec = get_assignment(assignment, course_root(ctx))
     plan = plan_submissions(

@@ -37,7 +37,7 @@ def regrade(ctx: click.Context, assignment: str, db: str, dry_run: bool, as_json
     """
     from grader.gradebook import Gradebook
     from grader.grading.batch import Batch, regrade_files
-    from grader.grading.pool import allowed_cpus
+    from grader.grading.jobs import allowed_cpus
 
     spec = get_assignment(assignment, course_root(ctx))
     with Gradebook.open(db, must_exist=True, check=True, read_only=True if dry_run else None) as gradebook:

@@ -31,6 +31,8 @@ from grader.intake.submission import Submission, load_submission
 
 
 log = logging.getLogger(__name__)
+#: See ``Grader.trusted_lock``.
+REFERENCE_LOCK = threading.RLock()
 #: Notes kept per submission (a file of a thousand failing cells does not need a thousand).
 MAX_NOTES = 100
 
@@ -110,9 +112,11 @@ class Grader:
         # A fork server passed in is shared and stays running; one we start is ours to stop.
         self._forkserver: ForkServer | None = forkserver
         self._owns_forkserver = forkserver is None
-        #: Held around every call of the reference (cached or through the harness): threads that
-        #: grade with this grader at once (``grader.grading.worker``) share one reference.
-        self.trusted_lock = threading.RLock()
+        #: Held around every call of the reference (cached or through the harness): one for the
+        #: process, since threads grading at once, with this grader (``grader.grading.worker``) or
+        #: with one each (Dask's worker threads), share the imported reference module and its
+        #: global state (harness functions seed torch's global generator).
+        self.trusted_lock = REFERENCE_LOCK
 
     @functools.cached_property
     def _reference(self) -> CachedReference:

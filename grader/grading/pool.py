@@ -1,6 +1,6 @@
 """Local grading workers for ``--jobs N``: N processes, each with its own warm sandbox parent
 (for a torch assignment, fewer processes grading several submissions at once each: see
-``threads_per_worker``).
+``grader.grading.jobs.threads_per_worker``).
 
 Each worker is ``python -P -m grader.grading.worker`` (its protocol is described there): JSON lines
 over pipes, results as plain data. Not ``multiprocessing``: its spawn start method re-imports
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from grader import errors
 from grader.errors import WorkerError
+from grader.grading.jobs import allowed_cpus, threads_per_worker
 from grader.results import SubmissionResult
 from grader.sandbox.limits import ONE_THREAD
 
@@ -79,48 +80,6 @@ class _Worker:
         raise WorkerBug(f"a grading worker answered request {request}, which it does not hold")
 
 
-def allowed_cpus() -> list[int]:
-    """The CPUs this process may run on (a container's cpuset or ``taskset`` may allow fewer
-    than the machine has); empty where the platform does not say."""
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return []
-
-
-#: Batches smaller than this are graded by one grader in the command's own process: below it,
-#: what a second worker costs to start (its interpreter, imports and warm parent, competing
-#: with the first for the cores) is more than the grading it would take over. Measured on a
-#: 2-core VM: 20 perceptron files grade as fast with one job as with two, 60 faster with two.
-#: An assignment that imports torch costs seconds per submission, so two of them already pay.
-SMALL_BATCH = {"numpy": 40, "torch": 2}
-
-
-def default_jobs(assignment: "Assignment", submissions: int) -> int:
-    """How many submissions to grade at once when ``--jobs`` is not given: one per CPU this
-    process may use, or one for a batch too small to pay for more workers' start-up."""
-    cpus = len(allowed_cpus()) or os.cpu_count() or 1
-    kind = "torch" if "torch" in assignment.limits.warm_imports else "numpy"
-    return cpus if submissions >= SMALL_BATCH[kind] else 1
-
-
-#: Submissions one worker process of a torch assignment grades at once (threads sharing its grader).
-#: What makes a second process cost is its start-up: torch imported in it and in its warm parent
-#: (seconds of CPU on cores the first worker is grading on) and about 700 MB. Threads share all
-#: that; they spend their time waiting for their sandboxes, where the students' code runs, so
-#: the GIL is not what limits them: training's checks use 0.09 s of the grader's CPU per
-#: submission against 1.3 s in the sandbox (measured on the 2-core VM), and lenet's less. Four
-#: keeps a wide margin, and a worker dying takes at most four submissions' progress with it.
-TORCH_THREADS = 4
-
-
-def threads_per_worker(assignment: "Assignment", jobs: int) -> int:
-    """How many of ``jobs`` submissions graded at once one worker process takes: up to
-    ``TORCH_THREADS`` for a torch assignment, else one (a NumPy assignment's checks are Python
-    that the GIL would serialise: conv's take more time in the grader than in the sandbox)."""
-    return min(jobs, TORCH_THREADS) if "torch" in assignment.limits.warm_imports else 1
-
-
 def _raise(error: dict, where: str):
     """Re-raise a worker's error here: a ``GraderError`` as the same class, anything else as a bug."""
     if error.get("type") == "bug":
@@ -164,8 +123,12 @@ class WorkerPool:
             for cpu, share in zip(self._cpus(), self._shares):
                 self._workers.append(self._spawn(cpu, share))
             self._queue.extend(list(likely)[:self.jobs + (IN_FLIGHT - 1) * self.size])
+            # A file for every job first, then one to wait behind each: a batch of one file per
+            # job is graded all at once, not two files by one worker while another has none.
             for worker in self._workers:
-                self._feed(worker)
+                self._hand_out(worker, worker.threads)
+            for worker in self._workers:
+                self._hand_out(worker, worker.threads + IN_FLIGHT - 1)
         except BaseException:
             self.kill()
             raise
@@ -198,6 +161,10 @@ class WorkerPool:
     def _feed(self, worker: _Worker) -> None:
         # One request in flight near the end, so no worker idles while another has a queue.
         room = worker.threads + (IN_FLIGHT - 1 if len(self._queue) >= self.jobs else 0)
+        self._hand_out(worker, room)
+
+    def _hand_out(self, worker: _Worker, room: int) -> None:
+        """Send ``worker`` files from the queue until it holds ``room``."""
         while self._queue and len(worker.in_flight) < room:
             # A suspect goes to a worker holding nothing else, and nothing joins it there.
             if any(held in self._suspects for _, held in worker.in_flight) or \
@@ -244,6 +211,8 @@ class WorkerPool:
         with selectors.DefaultSelector() as selector:
             for worker in self._workers:
                 selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
+                self._hand_out(worker, worker.threads)  # a file for every job first, as in ``start``
+            for worker in self._workers:
                 self._feed(worker)
             remaining = len(files)
             while remaining:

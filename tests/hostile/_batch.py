@@ -47,9 +47,9 @@ def _others() -> list[str]:
 
 def grade(course: str, submissions: str, gradebook: str, out: str, jobs: str, threads: str = "") -> None:
     if threads:
-        from grader.grading import pool
+        from grader.grading import jobs as sizing
 
-        pool.TORCH_THREADS = int(threads)  # decided here, in the coordinator, and sent to each worker
+        sizing.TORCH_THREADS = int(threads)  # decided here, in the coordinator, and sent to each worker
     assignment = get_assignment("perceptron", Path(course))
     files = find_submissions([Path(submissions)], assignment.module)
     started = time.monotonic()
