@@ -34,8 +34,7 @@ def default_jobs(assignment: "Assignment", submissions: int) -> int:
     """How many submissions to grade at once when ``--jobs`` is not given: one per CPU this
     process may use, or one for a batch too small to pay for more workers' start-up."""
     cpus = len(allowed_cpus()) or os.cpu_count() or 1
-    kind = "torch" if "torch" in assignment.limits.warm_imports else "numpy"
-    return cpus if submissions >= SMALL_BATCH[kind] else 1
+    return cpus if submissions >= SMALL_BATCH["torch" if _uses_torch(assignment) else "numpy"] else 1
 
 
 #: Submissions one worker process of a torch assignment grades at once (threads sharing its grader).
@@ -52,4 +51,9 @@ def threads_per_worker(assignment: "Assignment", jobs: int) -> int:
     """How many of ``jobs`` submissions graded at once one worker process takes: up to
     ``TORCH_THREADS`` for a torch assignment, else one (a NumPy assignment's checks are Python
     that the GIL would serialise: conv's take more time in the grader than in the sandbox)."""
-    return min(jobs, TORCH_THREADS) if "torch" in assignment.limits.warm_imports else 1
+    return min(jobs, TORCH_THREADS) if _uses_torch(assignment) else 1
+
+
+def _uses_torch(assignment: "Assignment") -> bool:
+    """Its sandboxes start with torch imported: seconds of start-up per worker, and per submission."""
+    return "torch" in assignment.limits.warm_imports

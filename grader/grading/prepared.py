@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Callable
 
 from grader.checks import PreparedInputs
-from grader.grading.reference_cache import _key, _Snapshot
+from grader.grading.reference_cache import exact_key, Snapshot
 
 #: Values remembered per grader (a check calls ``once`` a handful of times).
 MAX_VALUES = 10_000
@@ -38,7 +38,7 @@ class Prepared:
     def once(self, check: str, ctx, make: Callable, args: tuple):
         inputs = PreparedInputs(ctx.rng, ctx.reference, ctx.seed, ctx.settings)
         try:
-            key = (check, _function_key(make), _key(args), repr(ctx.rng.bit_generator.state))
+            key = (check, _function_key(make), exact_key(args), repr(ctx.rng.bit_generator.state))
         except TypeError:  # arguments with no exact key, or a ``make`` that is not a plain function
             return make(inputs, *args)
         with self._lock:
@@ -51,7 +51,7 @@ class Prepared:
             self.misses += 1
             value = make(inputs, *args)
             try:
-                snapshot = _Snapshot(value)
+                snapshot = Snapshot(value)
             except TypeError:
                 return value  # not a value that can be copied exactly: made every time
             if len(self._values) < MAX_VALUES:
@@ -66,4 +66,4 @@ def _function_key(make: Callable):
     code = getattr(make, "__code__", None)
     if code is None or getattr(make, "__closure__", None) is not None:
         raise TypeError("not a plain function")
-    return (code, _key(tuple(make.__defaults__ or ())), _key(tuple(sorted((make.__kwdefaults__ or {}).items()))))
+    return (code, exact_key(tuple(make.__defaults__ or ())), exact_key(tuple(sorted((make.__kwdefaults__ or {}).items()))))

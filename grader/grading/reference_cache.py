@@ -33,14 +33,14 @@ MAX_DEPTH = 8
 _PLAIN = (int, float, str, bool, type(None))
 
 
-def _key(value):
+def exact_key(value):
     """A hashable, exact stand-in for an argument (``True`` and ``1`` differ), or raise TypeError
     if it has none."""
     kind = type(value)
     if kind in _PLAIN:
         return (kind, value)
     if kind is tuple:
-        return (tuple, tuple([_key(v) for v in value]))
+        return (tuple, tuple([exact_key(v) for v in value]))
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size <= MAX_KEY_ELEMENTS:
         return ("ndarray", value.dtype.str, value.shape, value.tobytes())
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
@@ -59,7 +59,12 @@ class _Part:
         self.value = value
 
 
-class _Snapshot:
+def _arguments_key(args: tuple, kwargs: dict):
+    """The exact key of a call's arguments, keywords in name order (TypeError if there is none)."""
+    return exact_key(args), tuple(sorted((k, exact_key(v)) for k, v in kwargs.items()))
+
+
+class Snapshot:
     """A private copy of an answer, and what it costs to keep."""
 
     __slots__ = ("value", "array_bytes")
@@ -135,7 +140,7 @@ class CachedReference:
     def _call(self, name: str, value, args: tuple, kwargs: dict):
         """One call of the reference's ``name`` (``value``): from memory, or run and remembered."""
         try:
-            key = (name, _key(args), tuple(sorted((k, _key(v)) for k, v in kwargs.items())) if kwargs else ())
+            key = (name, _arguments_key(args, kwargs))
         except TypeError:
             return value(*args, **kwargs)
         entry = self._answers.get(key)
@@ -154,7 +159,7 @@ class CachedReference:
                 self._remember(key, ("raise", exc), 0)
             raise
         try:
-            snapshot = _Snapshot(answer)
+            snapshot = Snapshot(answer)
         except TypeError:
             return answer
         if self._unchanged(key, args, kwargs):
@@ -165,8 +170,7 @@ class CachedReference:
     def _unchanged(key, args, kwargs) -> bool:
         """The call left its arguments as they were (a reference that writes into its inputs
         must run every time: its next caller expects that effect too)."""
-        return key[1] == _key(args) and key[2] == (tuple(sorted((k, _key(v)) for k, v in kwargs.items()))
-                                                   if kwargs else ())
+        return key[1] == _arguments_key(args, kwargs)
 
     def _remember(self, key, entry, array_bytes: int) -> None:
         if array_bytes > MAX_ARRAY_BYTES // 4:

@@ -242,34 +242,35 @@ class Session:
             del encoder.blobs[mark:]  # what this value had put there is not referenced by anything
             return {"unsupported": str(exc), "elapsed": elapsed}
 
-    def call(self, request: dict, blobs: list[bytes]) -> None:
+    def _decoded(self, request: dict, blobs: list[bytes], fields: tuple[str, ...]):
+        """The function a call or batch request names and its decoded ``fields``; or None, once the
+        answer that there is nothing to call (or nothing readable to call it with) has been sent."""
         function, answer = self._function(request)
         if function is None:
             self.reply(answer)
-            return
+            return None
         decoder = Decoder(blobs, resolve=self.handles.resolve)
         try:
-            args = decoder.decode(request["args"])
-            kwargs = decoder.decode(request["kwargs"])
+            return function, [decoder.decode(request[field]) for field in fields]
         except WireError as exc:
             self.reply({"protocol_error": str(exc)})
+            return None
+
+    def call(self, request: dict, blobs: list[bytes]) -> None:
+        decoded = self._decoded(request, blobs, ("args", "kwargs"))
+        if decoded is None:
             return
+        function, (args, kwargs) = decoded
         encoder = Encoder(keep=self.handles.keep)
         self.reply(self._invoke(function, request["target"], args, kwargs, encoder), encoder.blobs)
 
     def batch(self, request: dict, blobs: list[bytes]) -> None:
         """Many calls of one function in one request, their answers in one reply: a check's
         loop over cases pays one round trip instead of one per case."""
-        function, answer = self._function(request)
-        if function is None:
-            self.reply(answer)
+        decoded = self._decoded(request, blobs, ("cases",))
+        if decoded is None:
             return
-        decoder = Decoder(blobs, resolve=self.handles.resolve)
-        try:
-            cases = decoder.decode(request["cases"])
-        except WireError as exc:
-            self.reply({"protocol_error": str(exc)})
-            return
+        function, (cases,) = decoded
         encoder = Encoder(keep=self.handles.keep)
         results = [self._invoke(function, request["target"], args, kwargs, encoder) for args, kwargs in cases]
         self.reply({"results": results}, encoder.blobs)
