@@ -29,7 +29,7 @@ from grader.sandbox.session import SubmissionSandbox
 from grader.intake.submission import python_submission
 
 from conftest import ROOT, SAMPLES
-from procs import parent
+from procs import children, parent
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the isolation layers are Linux namespaces, seccomp and uids")
@@ -113,6 +113,27 @@ def test_two_fork_servers_get_different_slots():
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize("batch", [True, False])
+def test_the_next_sandbox_is_made_ahead_for_a_batch_only(batch):
+    """A batch finds the next submission's sandbox waiting; one submission (``grader check``)
+    leaves no spare sandbox to take a core from its grading."""
+    server = ForkServer((), limits=Limits(), batch=batch).start()
+    try:
+        if not server.private_root:
+            pytest.skip("sandboxes are made ahead only where they get a private root")
+        pid, channel, output = server.spawn({"limits": Limits().as_request()})
+        deadline = time.monotonic() + 5
+        while len(children(server.warm_parent_pid)) < (2 if batch else 1) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # time enough to make one ahead, if it were going to
+        assert len(children(server.warm_parent_pid)) == (2 if batch else 1)
+        channel.close()
+        os.close(output)
+        server.discard(pid)
+    finally:
+        server.close()
 
 
 def test_grading_refuses_without_the_namespace_layers_and_says_why():

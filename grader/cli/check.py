@@ -29,7 +29,7 @@ def check(ctx: click.Context, assignment: str, file: Path, student: str | None) 
     spec = get_assignment(assignment, course_root(ctx))
     # The warm parent first: its start (an interpreter, numpy, the isolation probe) overlaps the
     # imports of the grading side below instead of following them.
-    forkserver = ForkServer(spec.limits.warm_imports, gpu=needs_gpu(spec), limits=spec.limits).launch()
+    forkserver = ForkServer(spec.limits.warm_imports, gpu=needs_gpu(spec), limits=spec.limits, batch=False).launch()
     try:
         from grader.grading.grader import Grader
         from grader.reports import terminal as present

@@ -50,11 +50,15 @@ class ForkServer:
 
     def __init__(self, warm_imports: tuple[str, ...] = ("numpy",), *, isolate: bool = True,
                  require_isolation: bool = False, mode: str | None = None, disable: tuple[str, ...] = (),
-                 gpu: bool = False, limits: Limits | None = None):
+                 gpu: bool = False, limits: Limits | None = None, batch: bool = True):
         self.warm_imports = tuple(warm_imports)
         #: The limits of the sandboxes it will make: the first is made ahead as soon as the warm
         #: parent is ready, while the grader finishes its own start-up.
         self.limits = limits
+        #: After each spawn the warm parent makes the next sandbox ahead, for the next submission of
+        #: a batch. For one submission (``grader check``) that one would only be killed at the end,
+        #: after taking a core from the grading: ``batch=False`` makes the rest on demand.
+        self.batch = batch
         #: Bind the host's GPU device files into each sandbox's root (``device = "cuda"``).
         self.gpu = gpu
         #: Layers to leave out on purpose (tests of one layer at a time, diagnosis).
@@ -165,7 +169,7 @@ class ForkServer:
     def spawn(self, request: dict) -> tuple[int, socket.socket, int]:
         """A sandboxed child for ``request``: its pid (= its process group), the grader's end of
         its control channel and the read end of its output pipe."""
-        reply, fds = self._ask_for_fds(dict(request, op="spawn"))
+        reply, fds = self._ask_for_fds(dict(request, op="spawn", ahead=self.batch))
         if "pid" not in reply or len(fds) != 2:
             for fd in fds:
                 os.close(fd)

@@ -17,7 +17,7 @@ children get no private root) -> ``{"pid": N}`` with the grader's ends of the ch
 channel and output pipe passed alongside; ``{"op": "wait", "pid": N, "grace": S}`` ->
 ``{"status": RAW_WAIT_STATUS, "cpu": SECONDS}``; ``{"op": "discard", "pid": N}`` (kill and reap,
 no answer). With a private root, the next sandbox is made ahead while the grader runs the
-current one. End of file on the socket (the grader exited or was killed) makes it kill every
+current one (unless the spawn says ``"ahead": false``: no further submission is coming). End of file on the socket (the grader exited or was killed) makes it kill every
 child it started and exit.
 """
 
@@ -259,7 +259,8 @@ def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int,
             socket.send_fds(control, [json.dumps({"pid": pid}).encode()], ends)
             for fd in ends:
                 os.close(fd)
-            children.prepare(request["limits"])  # while the grader runs this one
+            if request.get("ahead", True):
+                children.prepare(request["limits"])  # while the grader runs this one
         elif request["op"] == "wait":
             status, cpu = children.reap(int(request["pid"]), float(request.get("grace", 0.0)))
             control.send(json.dumps({"status": status, "cpu": cpu}).encode())
