@@ -116,18 +116,22 @@ def _expect_configurations(ctx, name, configs, hint=None):
     """Call the student's ``name`` on each (args, kwargs); stop at the first wrong answer.
 
     Where the reference returns a value, the student's must equal it exactly; where the
-    reference raises ValueError, the student's must raise ValueError too.
+    reference raises ValueError, the student's must raise ValueError too. A configuration may
+    carry the reference's verdict already, as ``(args, kwargs, _reference_result(...))``: the
+    drawn ones do, worked out once per batch with the drawing.
     """
     configs = list(configs)
     for start in range(0, len(configs), BATCH):
         chunk = configs[start:start + BATCH]
-        outcomes = ctx.calls(name, [Case(args, kwargs) for args, kwargs in chunk])
-        for (args, kwargs), outcome in zip(chunk, outcomes):
-            _expect_configuration(ctx, name, args, kwargs, outcome, hint)
+        outcomes = ctx.calls(name, [Case(config[0], config[1]) for config in chunk])
+        for config, outcome in zip(chunk, outcomes):
+            args, kwargs = config[0], config[1]
+            verdict = config[2] if len(config) > 2 else _reference_result(ctx, name, args, kwargs)
+            _expect_configuration(ctx, name, args, kwargs, outcome, hint, verdict)
 
 
-def _expect_configuration(ctx, name, args, kwargs, outcome, hint):
-    valid, expected = _reference_result(ctx, name, args, kwargs)
+def _expect_configuration(ctx, name, args, kwargs, outcome, hint, verdict):
+    valid, expected = verdict
     try:
         yours = outcome.get()
     except StudentError as error:
@@ -179,8 +183,8 @@ def _draw_size_args(rng):
 
 
 # Each ``_valid_*``/``_invalid_*`` below draws configurations from ``ctx.rng`` and keeps those
-# the reference accepts (or refuses): the same ones for every submission, so checks take them
-# through ``ctx.once``, which draws them once per batch.
+# the reference accepts (or refuses), with its verdict: the same ones for every submission, so
+# checks take them through ``ctx.once``, which draws them (and asks the reference) once per batch.
 
 def _valid_size_configs(ctx, count):
     rng, configs = ctx.rng, []
@@ -188,8 +192,9 @@ def _valid_size_configs(ctx, count):
         n, k, s, p, d = _draw_size_args(rng)
         kwargs = _with_defaults_dropped(rng, {"stride": s, "padding": p, "dilation": d},
                                         {"stride": 1, "padding": 0, "dilation": 1})
-        if _reference_result(ctx, "conv_output_size", (n, k), kwargs)[0]:
-            configs.append(((n, k), kwargs))
+        verdict = _reference_result(ctx, "conv_output_size", (n, k), kwargs)
+        if verdict[0]:
+            configs.append(((n, k), kwargs, verdict))
     return configs
 
 
@@ -219,8 +224,9 @@ def _invalid_size_configs(ctx, count):
         n, k, s, p, d = _break_one(rng, kind, *_draw_size_args(rng))
         kwargs = _with_defaults_dropped(rng, {"stride": s, "padding": p, "dilation": d},
                                         {"stride": 1, "padding": 0, "dilation": 1})
-        if not _reference_result(ctx, "conv_output_size", (n, k), kwargs)[0]:
-            configs.append(((n, k), kwargs))
+        verdict = _reference_result(ctx, "conv_output_size", (n, k), kwargs)
+        if not verdict[0]:
+            configs.append(((n, k), kwargs, verdict))
     return configs
 
 
@@ -240,8 +246,9 @@ def _valid_conv_shape_configs(ctx, count):
         input_shape, c_out, k, s, p, d = _draw_conv_shape_config(rng)
         kwargs = _with_defaults_dropped(rng, {"stride": s, "padding": p, "dilation": d},
                                         {"stride": 1, "padding": 0, "dilation": 1})
-        if _reference_result(ctx, "conv2d_output_shape", (input_shape, c_out, k), kwargs)[0]:
-            configs.append(((input_shape, c_out, k), kwargs))
+        verdict = _reference_result(ctx, "conv2d_output_shape", (input_shape, c_out, k), kwargs)
+        if verdict[0]:
+            configs.append(((input_shape, c_out, k), kwargs, verdict))
     return configs
 
 
@@ -267,8 +274,9 @@ def _invalid_conv_shape_configs(ctx, count):
         k, s, p, d = values
         args = ((n_, c_, h, w), int(rng.integers(1, 17)), k)
         kwargs = {"stride": s, "padding": p, "dilation": d}
-        if not _reference_result(ctx, "conv2d_output_shape", args, kwargs)[0]:
-            configs.append((args, kwargs))
+        verdict = _reference_result(ctx, "conv2d_output_shape", args, kwargs)
+        if not verdict[0]:
+            configs.append((args, kwargs, verdict))
     return configs
 
 
@@ -292,8 +300,9 @@ def _valid_pool_shape_configs(ctx, count):
         input_shape, k, s, p = _draw_pool_shape_config(rng)
         kwargs = {"stride": s, "padding": p}
         kwargs = _with_defaults_dropped(rng, kwargs, {"stride": None, "padding": 0})
-        if _reference_result(ctx, "pool2d_output_shape", (input_shape, k), kwargs)[0]:
-            configs.append(((input_shape, k), kwargs))
+        verdict = _reference_result(ctx, "pool2d_output_shape", (input_shape, k), kwargs)
+        if verdict[0]:
+            configs.append(((input_shape, k), kwargs, verdict))
     return configs
 
 
@@ -321,8 +330,9 @@ def _invalid_pool_shape_configs(ctx, count):
             size = int(rng.integers(1, max(2, k - 2 * p)))
             input_shape = (*input_shape[:2], size, input_shape[3]) if rng.random() < 0.5 else (*input_shape[:3], size)
         args, kwargs = (input_shape, k), {"stride": s, "padding": p}
-        if not _reference_result(ctx, "pool2d_output_shape", args, kwargs)[0]:
-            configs.append((args, kwargs))
+        verdict = _reference_result(ctx, "pool2d_output_shape", args, kwargs)
+        if not verdict[0]:
+            configs.append((args, kwargs, verdict))
     return configs
 
 
@@ -336,10 +346,22 @@ def _conv_call_text(x, w, b, kwargs):
 
 
 def _expect_conv2d(ctx, x, w, b=None, *, pass_b=True, **kwargs):
+    _expect_conv2d_cases(ctx, [(x, w, b, pass_b, kwargs)])
+
+
+def _expect_conv2d_cases(ctx, cases):
+    """conv2d on each ``(x, w, b, pass_b, kwargs)``, all in one round trip; the first case that
+    differs from the reference fails the check and is named (``pass_b=False`` leaves b out)."""
+    outcomes = ctx.calls("conv2d", [Case((x, w, b) if pass_b else (x, w), kwargs) for x, w, b, pass_b, kwargs in cases])
+    for (x, w, b, _, kwargs), outcome in zip(cases, outcomes):
+        _judge_conv2d(ctx, x, w, b, kwargs, outcome)
+
+
+def _judge_conv2d(ctx, x, w, b, kwargs, outcome):
     call = _conv_call_text(x, w, b, kwargs)
     expected = ctx.reference.conv2d(x, w, b, **kwargs)
     try:
-        yours = ctx.student.conv2d(x, w, b, **kwargs) if pass_b else ctx.student.conv2d(x, w, **kwargs)
+        yours = outcome.get()
     except StudentError as error:
         raise CheckFailed(f"{call} {student_error_text(error)}") from None
     result = compare(yours, expected, path=call, tol=CONV_TOL)
@@ -359,12 +381,25 @@ def _expect_conv2d(ctx, x, w, b=None, *, pass_b=True, **kwargs):
 
 
 def _expect_max_pool2d(ctx, x, kernel_size, stride="default"):
+    _expect_max_pool2d_cases(ctx, [(x, kernel_size, stride)])
+
+
+def _expect_max_pool2d_cases(ctx, cases):
+    """max_pool2d on each ``(x, kernel_size, stride)`` (``"default"``: stride left out), all in
+    one round trip; the first case that differs from the reference fails the check."""
+    calls = [(x, kernel_size, {} if stride == "default" else {"stride": stride}) for x, kernel_size, stride in cases]
+    outcomes = ctx.calls("max_pool2d", [Case((x, kernel_size), kwargs) for x, kernel_size, kwargs in calls])
+    for (x, kernel_size, stride), outcome in zip(cases, outcomes):
+        _judge_max_pool2d(ctx, x, kernel_size, stride, outcome)
+
+
+def _judge_max_pool2d(ctx, x, kernel_size, stride, outcome):
     kwargs = {} if stride == "default" else {"stride": stride}
     call = f"max_pool2d(x of shape {tuple(x.shape)}, kernel_size={show_arg(kernel_size)}" + \
         "".join(f", {k}={show_arg(v)}" for k, v in kwargs.items()) + ")"
     expected = ctx.reference.max_pool2d(x, kernel_size, **kwargs)
     try:
-        yours = ctx.student.max_pool2d(x, kernel_size, **kwargs)
+        yours = outcome.get()
     except StudentError as error:
         raise CheckFailed(f"{call} {student_error_text(error)}") from None
     result = compare(yours, expected, path=call, tol=EXACT)
@@ -610,22 +645,24 @@ def conv2d_stride_padding(ctx):
 @check(points=4, visibility="hidden")
 def conv2d_random(ctx):
     """conv2d matches torch.nn.functional.conv2d on 20 random inputs (strides, paddings, b=None, batch of one)."""
-    rng = ctx.rng
+    rng, cases = ctx.rng, []
     for trial in range(20):
         x, w, b, stride, padding = _random_conv_case(rng)
         if trial % 4 == 0:  # leave out b altogether: it defaults to None
-            _expect_conv2d(ctx, x, w, None, pass_b=False, stride=stride, padding=padding)
+            cases.append((x, w, None, False, {"stride": stride, "padding": padding}))
         else:
-            _expect_conv2d(ctx, x, w, b, stride=stride, padding=padding)
+            cases.append((x, w, b, True, {"stride": stride, "padding": padding}))
+    _expect_conv2d_cases(ctx, cases)
 
 
 @check(points=1, visibility="hidden")
 def conv2d_pair_stride_padding(ctx):
     """conv2d accepts (h, w) pairs for stride and padding."""
-    rng = ctx.rng
+    rng, cases = ctx.rng, []
     for _ in range(6):
         x, w, b, stride, padding = _random_conv_case(rng, pairs=True)
-        _expect_conv2d(ctx, x, w, b, stride=stride, padding=padding)
+        cases.append((x, w, b, True, {"stride": stride, "padding": padding}))
+    _expect_conv2d_cases(ctx, cases)
 
 
 # ================================================================== max_pool2d
@@ -640,33 +677,34 @@ def max_pool2d_lecture(ctx):
 @check(points=1, visibility="public")
 def max_pool2d_default_stride(ctx):
     """max_pool2d: stride defaults to kernel_size."""
-    _expect_max_pool2d(ctx, ctx.reference.LECTURE_POOL_INPUT[None, None].astype(np.float64), 2)
-    _expect_max_pool2d(ctx, ctx.rng.standard_normal((2, 3, 9, 7)), 3)
+    _expect_max_pool2d_cases(ctx, [(ctx.reference.LECTURE_POOL_INPUT[None, None].astype(np.float64), 2, "default"),
+                                   (ctx.rng.standard_normal((2, 3, 9, 7)), 3, "default")])
 
 
 @check(points=3, visibility="hidden")
 def max_pool2d_random(ctx):
     """max_pool2d matches torch.nn.functional.max_pool2d on 20 random inputs (overlapping windows, negatives)."""
-    rng = ctx.rng
+    rng, cases = ctx.rng, []
     for trial in range(20):
         n = 1 if trial % 4 == 0 else int(rng.integers(2, 4))
         x = rng.standard_normal((n, int(rng.integers(1, 4)), int(rng.integers(4, 13)), int(rng.integers(4, 13))))
         if trial % 5 == 0:
             x = -np.abs(x)  # all negative: a running max must not start at 0
         kernel_size = int(rng.integers(1, 5))
-        stride = ["default", None, 1, 2, 3][trial % 5]
-        _expect_max_pool2d(ctx, x, kernel_size, stride)
+        cases.append((x, kernel_size, ["default", None, 1, 2, 3][trial % 5]))
+    _expect_max_pool2d_cases(ctx, cases)
 
 
 @check(points=1, visibility="hidden")
 def max_pool2d_pairs(ctx):
     """max_pool2d accepts (h, w) pairs for kernel_size and stride."""
-    rng = ctx.rng
+    rng, cases = ctx.rng, []
     for trial in range(6):
         x = rng.standard_normal((int(rng.integers(1, 3)), 2, int(rng.integers(5, 12)), int(rng.integers(5, 12))))
         kernel_size = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
         stride = "default" if trial % 3 == 0 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-        _expect_max_pool2d(ctx, x, kernel_size, stride)
+        cases.append((x, kernel_size, stride))
+    _expect_max_pool2d_cases(ctx, cases)
 
 
 # ================================================================== LeNet
