@@ -89,6 +89,10 @@ def _exception_report(exc: BaseException, submission_files: set[str]) -> dict:
     }
 
 
+#: Arguments that hold no array (most arguments of a batch of small cases): not searched.
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
 def _array_leaves(value, path: str, found: list, argument, depth: int = 0) -> None:
     """Collect (argument, path inside it, array, copy) for the numpy arrays inside an argument,
     to spot in-place changes; ``argument`` is its position or keyword."""
@@ -220,9 +224,11 @@ class Session:
         snapshots: list = []
         if target == "student":
             for position, value in enumerate(args):
-                _array_leaves(value, "", snapshots, position)
+                if type(value) not in _SCALARS:
+                    _array_leaves(value, "", snapshots, position)
             for keyword, value in kwargs.items():
-                _array_leaves(value, "", snapshots, keyword)
+                if type(value) not in _SCALARS:
+                    _array_leaves(value, "", snapshots, keyword)
         started = time.perf_counter()
         try:
             result = function(*args, **kwargs)
@@ -237,7 +243,9 @@ class Session:
             mutated = [f"{names.get(key, key)}{path}" for key, path in changed]
         mark = len(encoder.blobs)
         try:
-            return {"value": encoder.encode(result), "mutated": mutated, "elapsed": elapsed}
+            if mutated:
+                return {"value": encoder.encode(result), "mutated": mutated, "elapsed": elapsed}
+            return {"value": encoder.encode(result), "elapsed": elapsed}
         except (WireError, RecursionError) as exc:
             del encoder.blobs[mark:]  # what this value had put there is not referenced by anything
             return {"unsupported": str(exc), "elapsed": elapsed}

@@ -209,15 +209,18 @@ class Decoder:
             tensor = torch.from_numpy(np.array(self._array(node["tensor"])))
             return tensor.requires_grad_(True) if node.get("requires_grad") is True and tensor.is_floating_point() else tensor
         if "list" in node:
-            return [self.decode(v, depth + 1) for v in self._items(node["list"])]
+            return self._values(node["list"], depth)
         if "tuple" in node:
-            return tuple(self.decode(v, depth + 1) for v in self._items(node["tuple"]))
+            return tuple(self._values(node["tuple"], depth))
         if "dict" in node:
             result = {}
             for entry in self._items(node["dict"]):
                 if not isinstance(entry, list) or len(entry) != 2 or type(entry[0]) not in (str, int):
                     raise WireError("malformed dict entry")
-                result[entry[0]] = self.decode(entry[1], depth + 1)
+                value = entry[1]
+                kind = type(value)
+                plain = kind is int or kind is str or kind is float or kind is bool or value is None
+                result[entry[0]] = value if plain else self.decode(value, depth + 1)
             return result
         if "float" in node:
             if node["float"] not in ("inf", "-inf", "nan"):
@@ -241,6 +244,18 @@ class Decoder:
             raise WireError("malformed list of values")
         self._spend(len(items))  # before recursing: a long list is refused at once
         return items
+
+    def _values(self, items, depth: int) -> list:
+        """The decoded items of a list or tuple. Plain JSON scalars (most items of a case list:
+        sizes, counts, names) stand for themselves, counted by ``_items``, with no call each."""
+        values = []
+        for value in self._items(items):
+            kind = type(value)
+            if kind is int or kind is str or kind is float or kind is bool or value is None:
+                values.append(value)
+            else:
+                values.append(self.decode(value, depth + 1))
+        return values
 
 
 def pack(header: dict, blobs: list[bytes]) -> bytes:
