@@ -10,6 +10,8 @@ from grader.course.assignment import get_assignment
 from grader.grading.grader import Grader
 from grader.sandbox import isolation
 from grader.sandbox.forkserver import ForkServer
+from grader.sandbox.session import SubmissionSandbox
+from grader.intake.submission import python_submission
 
 from conftest import SAMPLES, write
 
@@ -227,3 +229,20 @@ def test_an_answer_waiting_when_the_grader_comes_late_is_taken_and_none_waiting_
             end.close()
         output.close()
         os.close(out_write)
+
+
+@pytest.mark.parametrize("batch", [True, False])
+def test_numpy_random_is_imported_in_the_warm_parent_for_the_sandboxes_after_the_first(perceptron, batch):
+    """numpy loads numpy.random on first use (15-20 ms); in a batch the warm parent imports it
+    after handing out the first sandbox, so later submissions do not each pay for it."""
+    source = "import sys\n\ndef loaded():\n    return 'numpy.random' in sys.modules\n"
+    submission = python_submission(source, "probe.py", "probe")
+    with ForkServer(("numpy",), limits=perceptron.limits, batch=batch) as server:
+        seen = []
+        for _ in range(3):
+            sandbox = SubmissionSandbox(server, perceptron.limits, submission, module_name="student")
+            try:
+                seen.append(sandbox.call("student", "loaded", (), {}))
+            finally:
+                sandbox.close()
+    assert seen == ([False, True, True] if batch else [False, False, False])

@@ -98,7 +98,8 @@ class ForkServer:
         """Start the warm parent without waiting for it: its imports (numpy, torch) take a
         while, which the caller can spend on its own preparation before ``wait_ready``."""
         config = {"warm_imports": list(self.warm_imports), "mode": self.mode, "disable": list(self.disable),
-                  "gpu": self.gpu, "limits": self.limits.as_request() if self.limits is not None else None}
+                  "gpu": self.gpu, "limits": self.limits.as_request() if self.limits is not None else None,
+                  "batch": self.batch}
         if self.mode != "none":
             try:
                 if self.mode == "root":
