@@ -3,9 +3,9 @@
 Layer outputs and gradients are compared with the reference in float64 (rtol 1e-6). Every
 backward function also gets a second, independent signal: its gradient is compared with a
 centred-difference derivative of the student's OWN forward along a few random directions
-v (<dx, v> against (f(x + h v) - f(x - h v)) / 2h, with f = sum(out * dout)), two sandbox
-calls per direction. So a failure can say "your backward does not match your own forward"
-rather than only "wrong".
+v (<dx, v> against (f(x + h v) - f(x - h v)) / 2h, with f = sum(out * dout)), the
+sandbox calls of all directions in one round trip. So a failure can say "your backward does
+not match your own forward" rather than only "wrong".
 """
 
 from __future__ import annotations
@@ -37,8 +37,14 @@ def _shape(value):
 
 def _forward(ctx, fn: str, args):
     """Call the student's forward; it must return ``(out, cache)`` with out an array."""
+    return _checked_forward(fn, args, lambda: getattr(ctx.student, fn)(*args))
+
+
+def _checked_forward(fn: str, args, result_of):
+    """What ``result_of()`` (a call of the student's forward ``fn`` on ``args``, alone or from a
+    batch) returned, checked to be ``(out, cache)`` with out an array."""
     try:
-        result = getattr(ctx.student, fn)(*args)
+        result = result_of()
     except StudentError as error:
         x = args[0]
         if fn == "affine_forward" and x.ndim > 2:  # the classic missing reshape: say so
@@ -90,10 +96,11 @@ def _numerical_disagreement(objective, args, where, grad, rng):
     Otherwise ``(analytic, numerical)`` for the first direction that disagrees.
     """
     base = _get(args, where)
-    for _ in range(NUM_DIRECTIONS):
-        v = rng.standard_normal(base.shape)
-        plus = objective(_with(args, where, NUM_STEP * v))
-        minus = objective(_with(args, where, -NUM_STEP * v))
+    directions = [rng.standard_normal(base.shape) for _ in range(NUM_DIRECTIONS)]
+    # f(x + h v) and f(x - h v) for every direction, in one round trip to the sandbox.
+    values = objective([_with(args, where, sign * NUM_STEP * v) for v in directions for sign in (1, -1)])
+    for i, v in enumerate(directions):
+        plus, minus = values[2 * i], values[2 * i + 1]
         numerical = (plus - minus) / (2 * NUM_STEP)
         analytic = float(np.sum(np.asarray(grad, dtype=np.float64) * v))
         if not (math.isfinite(numerical) and math.isfinite(analytic)):
@@ -104,21 +111,30 @@ def _numerical_disagreement(objective, args, where, grad, rng):
 
 
 def _layer_objective(ctx, fwd, dout):
-    def objective(args):
-        out, _ = _forward(ctx, fwd, args)
-        if out.shape != dout.shape:
-            raise CheckFailed(f"{fwd} returned out of shape {out.shape} for a slightly perturbed input, "
-                              f"{dout.shape} before")
-        return float(np.sum(out * dout))
+    """f = sum(out * dout) of the student's forward, for each argument list of a batch (one
+    round trip for all of them; the first that cannot be used fails the check)."""
+    def objective(batch):
+        values = []
+        for args, outcome in zip(batch, ctx.calls(fwd, [tuple(args) for args in batch])):
+            out, _ = _checked_forward(fwd, args, outcome.get)
+            if out.shape != dout.shape:
+                raise CheckFailed(f"{fwd} returned out of shape {out.shape} for a slightly perturbed input, "
+                                  f"{dout.shape} before")
+            values.append(float(np.sum(out * dout)))
+        return values
     return objective
 
 
 def _loss_objective(ctx, fn):
-    def objective(args):
-        result = getattr(ctx.student, fn)(*args)
-        if not isinstance(result, (tuple, list)) or len(result) != 2:
-            raise CheckFailed(f"{fn} must return a tuple (loss, gradient); yours returned {describe(result)}")
-        return _scalar(result[0], f"{fn}: the loss")
+    """f = the loss the student's ``fn`` returns, for each argument list of a batch."""
+    def objective(batch):
+        values = []
+        for outcome in ctx.calls(fn, [tuple(args) for args in batch]):
+            result = outcome.get()
+            if not isinstance(result, (tuple, list)) or len(result) != 2:
+                raise CheckFailed(f"{fn} must return a tuple (loss, gradient); yours returned {describe(result)}")
+            values.append(_scalar(result[0], f"{fn}: the loss"))
+        return values
     return objective
 
 
