@@ -29,7 +29,7 @@ from grader.sandbox.session import SubmissionSandbox
 from grader.intake.submission import python_submission
 
 from conftest import ROOT, SAMPLES
-from procs import children, parent
+from procs import children, cmdline, parent
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the isolation layers are Linux namespaces, seccomp and uids")
@@ -598,3 +598,36 @@ def test_a_cuda_assignment_s_sandboxes_get_the_gpu_device_files_and_others_do_no
     assert all(name.startswith("nvidia") for name in rootfs.gpu_devices())
     assert rootfs._GPU_DEVICE.match("nvidia0") and rootfs._GPU_DEVICE.match("nvidia-uvm")
     assert not rootfs._GPU_DEVICE.match("nvidia0;rm") and not rootfs._GPU_DEVICE.match("sda")
+
+
+def test_the_warm_parent_starts_without_site_and_imports_as_with_it(forkserver):
+    """``python -I -S``, given the folders ``site`` would have added: a sandbox finds the same
+    packages and sees the same prefix, and the checkout beside the grader package stays out of
+    its import path (``reference`` is one of its folders)."""
+    assert b"-S" in cmdline(forkserver.warm_parent_pid).split(b"\0")
+    source = textwrap.dedent("""
+        import sys, importlib.util
+        import numpy, torch
+
+        def where_things_are():
+            return [sys.prefix, importlib.util.find_spec("reference") is None, "site" in sys.modules]
+    """)
+    submission = python_submission(source, "probe.py", "probe")
+    sandbox = SubmissionSandbox(forkserver, Limits(), submission, module_name="student")
+    try:
+        assert sandbox.call("student", "where_things_are", (), {}) == [sys.prefix, True, False]
+        assert sandbox.load_notes() == []
+    finally:
+        sandbox.close()
+
+
+def test_a_pth_file_that_runs_code_keeps_site_for_the_warm_parent(tmp_path):
+    from grader.sandbox import launch
+
+    folder = tmp_path / "site-packages"
+    (folder / "extra").mkdir(parents=True)
+    (folder / "paths.pth").write_text("# a comment\nextra\nmissing\n")
+    (folder / "__editable__.grader-0.1.0.pth").write_text("import __editable___grader_finder\n")
+    assert launch.site_folders([str(folder)]) == [str(folder), str(folder / "extra")]
+    (folder / "other.pth").write_text("import some_finder; some_finder.install()\n")
+    assert launch.site_folders([str(folder)]) is None

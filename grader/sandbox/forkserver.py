@@ -18,6 +18,7 @@ import threading
 from grader.errors import SandboxError
 from grader.sandbox import isolation
 from grader.sandbox.isolation import LayerStatus
+from grader.sandbox.launch import warm_parent_command
 from grader.sandbox.limits import Limits, sandbox_environment
 
 START_TIMEOUT = 120.0
@@ -111,7 +112,7 @@ class ForkServer:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-I", "-m", "grader.sandbox.zygote", str(theirs.fileno())],
+                warm_parent_command(theirs.fileno()),
                 pass_fds=[theirs.fileno()], env=sandbox_environment(), cwd="/",
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True)

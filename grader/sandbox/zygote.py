@@ -1,15 +1,16 @@
 """The warm parent: imports numpy (and torch) once, then forks one child per sandbox.
 
-Started by ``ForkServer`` as ``python -I -m grader.sandbox.zygote FD`` with a clean
-environment, in a session of its own. It talks to the grader over the SOCK_SEQPACKET
-socket FD: JSON requests; a ``spawn`` answer passes the new child's two descriptors (control
-channel, output pipe) to the grader. It holds no reference, no check and no gradebook
-handle: whatever it holds, every student child inherits.
+Started by ``ForkServer`` as ``python -I -S`` (``grader.sandbox.launch``; where that cannot be,
+``python -I -m grader.sandbox.zygote FD``) with a clean environment, in a session of its own.
+It talks to the grader over the SOCK_SEQPACKET socket FD: JSON requests; a ``spawn`` answer
+passes the new child's two descriptors (control channel, output pipe) to the grader. It holds
+no reference, no check and no gradebook handle: whatever it holds, every student child inherits.
 
 Start-up: the first message is the configuration (warm imports, isolation mode, slot uid,
-layers turned off, the limits of the sandboxes to come, if known). Still single-threaded, the zygote enters a user namespace if asked to
-(``userns`` mode, started unprivileged); then it imports the warm modules, probes which
-isolation layers work (``isolation.Isolation.probe``) and answers
+layers turned off, the limits of the sandboxes to come, if known). Still single-threaded, the
+zygote enters a user namespace if asked to (``userns`` mode, started unprivileged); then it starts the probe of which isolation layers
+work (``isolation.Isolation.start_probe``), imports the warm modules while the probe's child
+runs, collects the probe's report and answers
 ``{"ready": true, "layers": [...], ...}``.
 
 Requests: ``{"op": "spawn", "limits": {...}}`` (plus ``"scratch": DIR`` of the host when
@@ -19,7 +20,7 @@ channel and output pipe passed alongside; ``{"op": "wait", "pid": N, "grace": S}
 no answer). With a private root, the next sandbox is made ahead while the grader runs the
 current one (unless the spawn says ``"ahead": false``: no further submission is coming). In a
 batch (``"batch"`` in the configuration, the default), the first spawn's answer is followed by a
-late warm-up (``numpy.random``), which every later sandbox inherits. End of file on the socket (the grader exited or was killed) makes it kill every
+late warm-up (``numpy.random``, ``pathlib``), which every later sandbox inherits. End of file on the socket (the grader exited or was killed) makes it kill every
 child it started and exit.
 """
 
@@ -66,6 +67,7 @@ def _warm_up_late() -> None:
     imported here, it costs the warm parent once, while the grader is busy with the first."""
     if "numpy" in sys.modules:
         importlib.import_module("numpy.random")
+    importlib.import_module("pathlib")  # loading files: without ``site`` nothing imported it yet
     gc.collect()
     gc.freeze()
 
@@ -140,9 +142,12 @@ def main() -> None:
             control.close()
             _, status = os.waitpid(inner, 0)
             os._exit(os.waitstatus_to_exitcode(status) & 0x7F)
-        _warm_up(config.get("warm_imports", []))
+        # The probe's child tries the layers while this process imports numpy (and torch): it
+        # needs neither, and a smaller parent forks faster.
         layers.prepare()
-        layers.probe()
+        probe = layers.start_probe()
+        _warm_up(config.get("warm_imports", []))
+        layers.finish_probe(probe)
         base_vsize = virtual_size()
         control.send(json.dumps({"ready": True, "vsize": base_vsize, "mode": layers.mode,
                                  "layers": [layer.as_dict() for layer in layers.layers],
@@ -289,8 +294,13 @@ def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int,
     children.kill_all()
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Serve, then exit at once."""
     main()
     # Every child is dead and reaped: skip interpreter teardown, which takes 0.4-1.2 s with torch
     # loaded and which the grader would otherwise wait for at the end of every batch.
     os._exit(0)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,6 +1,6 @@
 """Isolation layers: what a sandboxed child enters right after fork, before any student code runs.
 
-Layers (Linux; each is detected when the warm parent starts, see ``Isolation.probe``):
+Layers (Linux; each is detected when the warm parent starts, see ``Isolation.start_probe``):
 
 ``identity``    started as root: a dedicated unprivileged uid/gid per sandbox slot (60000 + N),
                 so the child cannot signal, ptrace or read the files of the grader or of
@@ -33,7 +33,7 @@ just before ``fork`` and resets with ``setns`` right after, so there is one fork
              IPC/UTS namespaces -> network namespace -> mount namespace, private root, pivot_root
              -> drop capabilities and uid -> rlimits -> no_new_privs, pdeathsig, seccomp -> serve
 
-The warm parent's probe (``Isolation.probe``) forks a child that runs those same steps one
+The warm parent's probe (``Isolation.start_probe``) forks a child that runs those same steps one
 by one, checks that each took effect, and keeps the layers whose step worked. One module per
 part:
 
@@ -41,13 +41,14 @@ part:
     seccomp.py    the seccomp filter, through the system's libseccomp
     rootfs.py     the private root filesystem: what is bound into it, and building it
     layers.py     the layer plan: the steps a child enters, and the probe that runs them
+    status.py     the layers' names and titles, and whether each works here
     slots.py      sandbox slots: a uid per warm parent, when started as root
 
 This package is imported by the warm parent before every fork: standard library only.
 """
 
-from grader.sandbox.isolation.layers import (LAYERS, REQUIRED, TITLES, Isolation, LayerStatus, describe_platform,
-                                             host_uid_mode, missing)
+from grader.sandbox.isolation.layers import Isolation, host_uid_mode
+from grader.sandbox.isolation.status import LAYERS, REQUIRED, TITLES, LayerStatus, describe_platform, missing
 from grader.sandbox.isolation.rootfs import SANDBOX_HOME, inside, python_folders
 from grader.sandbox.isolation.slots import FIRST_SLOT_UID, SLOT_COUNT, Slot
 from grader.sandbox.isolation.syscalls import IsolationError, die_with_parent

@@ -11,13 +11,12 @@ from __future__ import annotations
 import errno
 import json
 import os
-import platform
 import signal
 import socket
 import sys
 import traceback
-from dataclasses import asdict, dataclass
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 from grader.sandbox.isolation.rootfs import (ROOT_MOUNTPOINTS, SANDBOX_HOME, SANDBOX_HOSTNAME, RootSpec, build_root,
                                              root_spec)
@@ -27,39 +26,12 @@ from grader.sandbox.isolation.syscalls import (CLONE_NEWIPC, CLONE_NEWNET, CLONE
                                                IsolationError, check, drop_bounding_set, drop_capabilities, enter_user_namespace,
                                                libc,
                                                prctl, setns, unshare)
+from grader.sandbox.isolation.status import LAYERS, LayerStatus
 from grader.sandbox.limits import apply_rlimits, virtual_size
 
-#: Every layer, in the order ``grader doctor`` lists them (and a child enters them).
-LAYERS = ("identity", "network", "filesystem", "processes", "rlimits", "seccomp")
-#: Layers TA grading refuses to run without (unless told ``--insecure``).
-REQUIRED = ("identity", "network", "filesystem", "processes")
-TITLES = {
-    "identity": "own unprivileged identity",
-    "network": "no network (own network namespace)",
-    "filesystem": "private filesystem view (mount namespace, minimal root)",
-    "processes": "own PID namespace (every process dies with the sandbox)",
-    "rlimits": "resource limits (CPU, memory, processes, file size, open files)",
-    "seccomp": "seccomp filter (second wall)",
-}
 #: Limits the probe's child applies (it runs a few system calls, nothing else).
 _PROBE_LIMITS = {"memory_mb": 256, "cpu_seconds": 10, "file_size_mb": 1, "processes": 64, "open_files": 64,
                  "scratch_mb": 16}
-
-
-@dataclass(frozen=True)
-class LayerStatus:
-    """Whether one isolation layer works on this host, and how (or why not)."""
-
-    name: str
-    available: bool
-    detail: str
-
-    @property
-    def title(self) -> str:
-        return TITLES.get(self.name, self.name)
-
-    def as_dict(self) -> dict:
-        return dict(asdict(self), title=self.title)
 
 
 @dataclass(frozen=True)
@@ -291,13 +263,12 @@ class Isolation:
 
     # --- detection ----------------------------------------------------------------------------
 
-    def probe(self) -> list[LayerStatus]:
-        """Fork a child that runs every step the way a sandbox would; keep the layers that work."""
+    def start_probe(self) -> "_Probe | None":
+        """Fork a child that runs every step the way a sandbox would, and return at once: the
+        warm parent imports numpy (and torch) while the child tries the layers.
+        ``finish_probe`` waits for it and keeps the layers that work."""
         if self.mode == "none":
-            note = self._startup_note or ("not Linux" if not sys.platform.startswith("linux") else "isolation is off")
-            self.working = {"rlimits"}
-            self.layers = self._statuses({"rlimits": [True, "setrlimit in every child"]}, note)
-            return self.layers
+            return None
         wanted_pid = self._own_pid_ns is not None and "processes" not in self.disabled
         pid_ns_error = None
         if wanted_pid:
@@ -326,17 +297,26 @@ class Isolation:
                 setns(self._own_pid_ns, CLONE_NEWPID)
             except OSError as exc:  # cannot reset: forks would fail from now on, so this is fatal
                 raise IsolationError(exc.errno, f"cannot reset the PID namespace for children: {exc.strerror}")
+        return _Probe(pid, read_end, pid_ns_error)
+
+    def finish_probe(self, probe: "_Probe | None") -> list[LayerStatus]:
+        """Wait for the probe's child; keep the layers it found working."""
+        if probe is None:
+            note = self._startup_note or ("not Linux" if not sys.platform.startswith("linux") else "isolation is off")
+            self.working = {"rlimits"}
+            self.layers = self._statuses({"rlimits": [True, "setrlimit in every child"]}, note)
+            return self.layers
         chunks = []
-        while chunk := os.read(read_end, 1 << 16):
+        while chunk := os.read(probe.read_end, 1 << 16):
             chunks.append(chunk)
-        os.close(read_end)
-        os.waitpid(pid, 0)
+        os.close(probe.read_end)
+        os.waitpid(probe.pid, 0)
         try:
             report = json.loads(b"".join(chunks) or b"{}")
         except ValueError:
             report = {}
-        if pid_ns_error:
-            report["processes"] = [False, f"unshare(CLONE_NEWPID): {pid_ns_error}"]
+        if probe.pid_ns_error:
+            report["processes"] = [False, f"unshare(CLONE_NEWPID): {probe.pid_ns_error}"]
         for name in self.disabled:
             report[name] = [False, "turned off"]
         if "processes" in self.disabled and self._startup_note:
@@ -392,9 +372,9 @@ class Isolation:
         return report
 
 
-def missing(layers: list[LayerStatus], names=REQUIRED) -> list[LayerStatus]:
-    return [layer for layer in layers if layer.name in names and not layer.available]
+class _Probe(NamedTuple):
+    """A probe's child under way: its pid, the pipe it reports on, why no PID namespace."""
 
-
-def describe_platform() -> str:
-    return f"{platform.system()} {platform.release()} {platform.machine()}"
+    pid: int
+    read_end: int
+    pid_ns_error: str | None
