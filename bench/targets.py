@@ -36,7 +36,8 @@ from bytecode import as_users_have_it
 REPO = Path(__file__).resolve().parent.parent
 GRADER = Path(sys.executable).parent / "grader"
 
-# Grade N copies of a sample in one warm grader; per submission: wall, duration, student seconds.
+# Grade N copies of a sample in one warm grader, in turn as a batch at --jobs 1 is (the next file
+# loading while this one's checks run); per submission: wall, duration, student seconds.
 LIBRARY = r'''
 import json, sys, time
 from pathlib import Path
@@ -47,7 +48,7 @@ files = sorted(folder.iterdir())
 with Grader(get_assignment(assignment, repo)) as grader:
     grader.grade_file(files[0], "warm-up")
     started = time.perf_counter()
-    results = [grader.grade_file(path, path.stem) for path in files]
+    results = list(grader.grade_files((path, path.stem) for path in files))  # as `grader grade --jobs 1` does
     wall = time.perf_counter() - started
 print(json.dumps({"wall": wall, "n": len(results), "full": sum(r.score == r.max_score for r in results),
                   "student": sum(r.student_seconds for r in results),

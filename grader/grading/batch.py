@@ -196,8 +196,9 @@ class Batch:
             if self._grader is None:
                 self._grader = self._local_grader()
             self._grader.start()
-            for file in files:
-                yield file, self._grader.grade_file(file.path, file.student)
+            # One after the other, each next file's sandbox loading while this one's checks run.
+            results = self._grader.grade_files((file.path, file.student) for file in files)
+            yield from zip(files, results)
 
     def _ambiguous(self, file: SubmissionFile, digest: str) -> SubmissionResult:
         """The error result of a student whose files leave the submission unclear: nothing is run."""

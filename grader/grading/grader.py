@@ -9,7 +9,9 @@ import os
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -19,9 +21,11 @@ from grader.compare import FIRST_FAILED
 from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
 from grader.errors import AssignmentError, SandboxError
 from grader.grading.failures import ungraded
+from grader.grading.jobs import allowed_cpus
 from grader.grading.prepared import Prepared
-from grader.grading.reference_cache import CachedReference
-from grader.results import LABEL_LIMIT, MAX_LABELS, CheckResult, Note, SubmissionResult, Where
+from grader.grading.reference_cache import CachedReference, ReferenceHarness
+from grader.grading.recorded import fingerprint_of, labels_of, metrics_of, student_place
+from grader.results import CheckResult, Note, SubmissionResult
 from grader.text import clean, clean_name
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.outcomes import SandboxOutcome
@@ -45,56 +49,14 @@ def _position(note: Note) -> tuple[int, int]:
     return (where.cell or 0, where.line or 0)
 
 
-#: At most this many metrics per check, each name at most 64 characters.
-MAX_METRICS = 32
+@dataclass
+class _Turn:
+    """A submission read and waiting for its turn, its sandbox perhaps loading already."""
 
-
-def _metrics(measured: dict) -> dict[str, float]:
-    """A check's metrics as stored: string names, finite floats (others are dropped)."""
-    kept: dict[str, float] = {}
-    for name, value in list(measured.items())[:MAX_METRICS]:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            continue
-        if isinstance(name, str) and name and np.isfinite(number):
-            kept[name[:64]] = number
-    return kept
-
-
-def _labels(recorded: dict) -> dict[str, str]:
-    """A check's labels as stored: string names (at most 64 characters) and string values, cleaned
-    onto one line with runs of spaces as one, and capped (``LABEL_LIMIT``); empty values and
-    anything but strings are dropped."""
-    kept: dict[str, str] = {}
-    for name, value in list(recorded.items())[:MAX_LABELS]:
-        if isinstance(name, str) and name and isinstance(value, str):
-            text = clean_name(" ".join(clean_name(value, 4 * LABEL_LIMIT).split()), LABEL_LIMIT)
-            if text:
-                kept[name[:64]] = text
-    return kept
-
-
-class _ReferenceHarness:
-    """``ctx.reference_harness.fn(*args)`` runs harness ``fn(reference, *args)`` in the trusted
-    process, holding ``lock`` (harness functions seed and use torch's global RNG)."""
-
-    def __init__(self, harness, reference, lock):
-        self._harness = harness
-        self._reference = reference
-        self._lock = lock
-
-    def __getattr__(self, name: str):
-        if self._harness is None:
-            raise AttributeError(f"this assignment has no harness.py (wanted {name})")
-        function = getattr(self._harness, name)
-
-        def locked(*args, **kwargs):
-            with self._lock:
-                return function(self._reference, *args, **kwargs)
-
-        locked.__name__ = name
-        return locked
+    submission: Submission
+    #: Reading it failed (our fault): its result says so.
+    unreadable: bool = False
+    sandbox: SubmissionSandbox | None = None
 
 
 class Grader:
@@ -129,8 +91,8 @@ class Grader:
         return Prepared(self.trusted_lock)
 
     @functools.cached_property
-    def _reference_harness(self) -> "_ReferenceHarness":
-        return _ReferenceHarness(self.assignment.harness_module, self.assignment.reference, self.trusted_lock)
+    def _reference_harness(self) -> "ReferenceHarness":
+        return ReferenceHarness(self.assignment.harness_module, self.assignment.reference, self.trusted_lock)
 
     @functools.cached_property
     def checks(self) -> list[Check]:
@@ -231,27 +193,79 @@ class Grader:
         return sum(c.points for c in self.checks)
 
     def grade_file(self, path: Path, student: str) -> SubmissionResult:
+        return self._finish(self._read(Path(path), student))
+
+    def grade_files(self, files: Iterable[tuple[Path, str]]) -> Iterator[SubmissionResult]:
+        """Grade ``(path, student)`` pairs one after the other, yielding each result in order.
+
+        While one submission's checks run, the next one's sandbox starts and loads its code
+        (``SubmissionSandbox.preload``; see ``_loads_ahead`` for where): on a machine with a core
+        to spare (``--jobs 1``) the load no longer waits in line. Each sandbox still holds one
+        submission only, and each submission's budget starts at its turn."""
+        waiting: _Turn | None = None  # read, and loading in its sandbox, while the one before is graded
         try:
-            submission = load_submission(Path(path), student)
+            for path, student in files:
+                upcoming = self._read(Path(path), student)
+                self._preload(upcoming)
+                turn, waiting = waiting, upcoming
+                if turn is not None:
+                    yield self._finish(turn)
+            if waiting is not None:
+                turn, waiting = waiting, None
+                yield self._finish(turn)
+        finally:
+            if waiting is not None and waiting.sandbox is not None:
+                waiting.sandbox.close()  # the caller stopped (Ctrl-C): never graded, nothing kept
+
+    def _read(self, path: Path, student: str) -> "_Turn":
+        try:
+            return _Turn(load_submission(path, student))
         except Exception:  # noqa: BLE001 - reading is ours to get right; one file must not stop the rest
             log.exception("reading %s failed", clean_name(str(path)))
-            submission = Submission(Path(path), student, "", error="the grader failed to read this file; this is "
-                                    "not the submission's fault: the course staff have the details in the grader's log")
-            result = self.grade(submission)
+            return _Turn(Submission(path, student, "", error="the grader failed to read this file; this is not the "
+                                    "submission's fault: the course staff have the details in the grader's log"),
+                         unreadable=True)
+
+    @functools.cached_property
+    def _loads_ahead(self) -> bool:
+        """Whether ``grade_files`` loads the next submission while this one's checks run: where
+        sandboxes cannot see each other, a CPU is there for it, and the assignment is NumPy only.
+        Torch assignments' submissions take seconds each (a load is no share of that worth having),
+        and their code starts processes of its own (a DataLoader's), which two sandboxes of one
+        slot uid would count together."""
+        return (self._forkserver is not None and self._forkserver.sandboxes_apart and len(allowed_cpus()) > 1
+                and "torch" not in self.assignment.limits.warm_imports)
+
+    def _preload(self, turn: "_Turn") -> None:
+        """Start the sandbox of a submission that will be run, and send it its code."""
+        submission = turn.submission
+        if not self._loads_ahead or self._refusal(submission) is not None:
+            return
+        sandbox = self._sandbox_for(submission)
+        try:
+            sandbox.preload()
+        except Exception:  # noqa: BLE001 - the turn loads it the usual way and reports what goes wrong
+            sandbox.close()
+            return
+        turn.sandbox = sandbox
+
+    def _finish(self, turn: "_Turn") -> SubmissionResult:
+        result = self.grade(turn.submission, sandbox=turn.sandbox)
+        if turn.unreadable:
             result.fault = "grader"
             for check in result.checks:
                 check.reason = "grader_error"
-            return result
-        return self.grade(submission)
+        return result
 
-    def grade(self, submission: Submission) -> SubmissionResult:
-        """Grade one submission. Never raises for anything the submission does: a failure of ours
-        on this file becomes its ``error`` result (``fault="grader"``), and the batch goes on."""
+    def grade(self, submission: Submission, *, sandbox: SubmissionSandbox | None = None) -> SubmissionResult:
+        """Grade one submission (in ``sandbox``, if one was preloaded for it). Never raises for
+        anything the submission does: a failure of ours on this file becomes its ``error`` result
+        (``fault="grader"``), and the batch goes on."""
         if self._forkserver is None:
             raise RuntimeError("Grader.start() was not called")
         started = time.monotonic()
         try:
-            result = self._grade(submission, started)
+            result = self._grade(submission, sandbox)
         except (KeyboardInterrupt, SystemExit):
             raise
         except SandboxError:
@@ -261,6 +275,9 @@ class Grader:
             result = self._ungraded(submission, f"the grader failed on this file ({type(exc).__name__}); "
                                                 "this is not the submission's fault: the course staff have "
                                                 "the details in the grader's log", fault="grader")
+        finally:
+            if sandbox is not None:
+                sandbox.close()  # closed by _grade already, unless it never got that far
         result.duration = time.monotonic() - started
         return result
 
@@ -269,20 +286,32 @@ class Grader:
                         content_hash=submission.content_hash, error=error, fault=fault, where=where,
                         notes=list(submission.notes)[:MAX_NOTES], visibility=self.visibility)
 
-    def _grade(self, submission: Submission, started: float) -> SubmissionResult:
+    def _refusal(self, submission: Submission) -> SubmissionResult | None:
+        """The result of a submission that is not run at all (unreadable, or for another assignment)."""
         if submission.error is not None:
             return self._ungraded(submission, clean(submission.error), fault="submission",
                                   where=submission.error_where)
         mismatch = wrong_assignment(submission.defined, self.expected, self._other_assignments)
         if mismatch is not None:
             return self._ungraded(submission, mismatch, fault="submission")
+        return None
+
+    def _sandbox_for(self, submission: Submission) -> SubmissionSandbox:
+        return SubmissionSandbox(self._forkserver, self.assignment.limits, submission,
+                                 module_name=self.assignment.module, harness_source=self.assignment.harness_source)
+
+    def _grade(self, submission: Submission, sandbox: SubmissionSandbox | None) -> SubmissionResult:
+        refused = self._refusal(submission)
+        if refused is not None:
+            return refused
         result = SubmissionResult(
             student=submission.student, assignment=self.assignment.name, file=_shown_path(submission.path),
             content_hash=submission.content_hash, score=0.0, max_score=self.max_score,
             status="graded", error=None, notes=list(submission.notes))
-        sandbox = SubmissionSandbox(self._forkserver, self.assignment.limits, submission,
-                                    module_name=self.assignment.module,
-                                    harness_source=self.assignment.harness_source)
+        if sandbox is None:
+            sandbox = self._sandbox_for(submission)
+        else:
+            sandbox.begin()
         try:
             result.checks = [self._run_check(check, sandbox, submission) for check in self.checks]
         finally:
@@ -330,8 +359,8 @@ class Grader:
             else:
                 status, message, fraction = "passed", returned.message if isinstance(returned, Partial) else "", 1.0
         except CheckFailed as failure:
-            status, message, where = "failed", str(failure), failure.where or _student_place(failure)
-            fingerprint = _fingerprint(failure) or FIRST_FAILED.get()
+            status, message, where = "failed", str(failure), failure.where or student_place(failure)
+            fingerprint = fingerprint_of(failure) or FIRST_FAILED.get()
         except SandboxOutcome as outcome:
             status, message, where, reason = outcome.status, outcome.message, outcome.where, outcome.reason
         except Exception as exc:  # noqa: BLE001 - a broken check must not sink the submission
@@ -344,32 +373,9 @@ class Grader:
         return CheckResult(
             name=check.name, score=round(check.points * fraction, 6), max_score=check.points,
             status=status, message=clean(message), visibility=check.visibility, description=check.description,
-            duration=round(time.monotonic() - started, 4), metrics=_metrics(context.metrics),
-            labels=_labels(context.labels), where=where,
+            duration=round(time.monotonic() - started, 4), metrics=metrics_of(context.metrics),
+            labels=labels_of(context.labels), where=where,
             reason=reason, fingerprint=fingerprint)
-
-
-def _student_place(failure: BaseException) -> Where | None:
-    """Where the student's exception that a check turned into this failure was raised, if it was
-    raised while handling one (``raise CheckFailed(...) from None`` still keeps it as context)."""
-    seen = 0
-    cause = failure.__cause__ or failure.__context__
-    while cause is not None and seen < 8:
-        if isinstance(cause, SandboxOutcome) and cause.where is not None:
-            return cause.where
-        cause, seen = cause.__cause__ or cause.__context__, seen + 1
-    return None
-
-
-def _fingerprint(failure: CheckFailed) -> str | None:
-    """The fingerprint of the comparison a failure came from: its own, or that of a failure it
-    re-raised with more words (``raise CheckFailed(f"{failure}: ...") from None`` keeps it as context)."""
-    seen = 0
-    while failure is not None and seen < 8:
-        if isinstance(failure, CheckFailed) and failure.fingerprint is not None:
-            return failure.fingerprint
-        failure, seen = failure.__cause__ or failure.__context__, seen + 1
-    return None
 
 
 def _shown_path(path: Path) -> str:

@@ -1,4 +1,5 @@
-"""The reference's answers, computed once per grader and reused across a batch's submissions.
+"""The reference in the grading process: its answers, computed once per grader and reused across
+a batch's submissions, and its harness functions, run under the reference's lock.
 
 Checks draw their inputs from seeded generators, so every submission of a batch asks the
 reference the same questions (hundreds of output sizes in the conv assignment, a training run
@@ -181,3 +182,25 @@ class CachedReference:
             _, (kind, dropped) = self._answers.popitem(last=False)
             if kind == "return":
                 self._array_bytes -= dropped.array_bytes
+
+
+class ReferenceHarness:
+    """``ctx.reference_harness.fn(*args)`` runs harness ``fn(reference, *args)`` in the trusted
+    process, holding ``lock`` (harness functions seed and use torch's global RNG)."""
+
+    def __init__(self, harness, reference, lock):
+        self._harness = harness
+        self._reference = reference
+        self._lock = lock
+
+    def __getattr__(self, name: str):
+        if self._harness is None:
+            raise AttributeError(f"this assignment has no harness.py (wanted {name})")
+        function = getattr(self._harness, name)
+
+        def locked(*args, **kwargs):
+            with self._lock:
+                return function(self._reference, *args, **kwargs)
+
+        locked.__name__ = name
+        return locked

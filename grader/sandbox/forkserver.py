@@ -88,6 +88,13 @@ class ForkServer:
         return isolation.missing(self.layers)
 
     @property
+    def sandboxes_apart(self) -> bool:
+        """Two sandboxes alive at once cannot see each other (a PID namespace and a private root
+        each): a submission may load while another's checks run."""
+        working = {layer.name for layer in self.layers if layer.available}
+        return self.private_root and {"processes", "filesystem"} <= working
+
+    @property
     def slot_uid(self) -> int | None:
         return self._slot.uid if self._slot is not None else None
 

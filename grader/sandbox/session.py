@@ -41,6 +41,8 @@ class SubmissionSandbox:
         self._module_name = module_name
         self._harness_source = harness_source
         self._sandbox: Sandbox | None = None
+        #: A child sent its load request ahead (``preload``), not yet heard from.
+        self._preloaded: Sandbox | None = None
         self._bad_units: dict[int, Note] = {}
         self._load_errors: dict[int, Note] | None = None
         self._output: list[str] = []
@@ -83,18 +85,16 @@ class SubmissionSandbox:
         while True:
             if self.budget_left <= 0:
                 raise self._budget_spent()
-            sandbox = Sandbox(self._forkserver, self._limits).start()
+            sandbox, self._preloaded = self._preloaded, None
+            fresh = sandbox is None  # else it got its load request before (``preload``)
+            if fresh:
+                sandbox = Sandbox(self._forkserver, self._limits).start()
             units = self._submission.units
-            request = {
-                "op": "load", "module": self._module_name, "filename": self._submission.display_name,
-                "compile_flags": self._submission.compile_flags, "harness": self._harness_source,
-                "skip": sorted(self._bad_units),
-                "units": [{"source": u.source, "filename": u.filename, "first_line": u.first_line} for u in units],
-            }
             current = None
             try:
                 deadline = min(time.monotonic() + self._limits.load_timeout, self.budget_deadline)
-                sandbox.send(request, [], deadline)
+                if fresh:
+                    sandbox.send(self._load_request(), [], deadline)
                 while True:
                     header, blobs = self._receive(sandbox, deadline)
                     event = replies.load_event(header, units=len(units), after=current)
@@ -133,6 +133,37 @@ class SubmissionSandbox:
                     self._load_errors[index] = self._unit_error_note(index, event.errors[index], failed)
             self._sandbox = sandbox
             return
+
+    def _load_request(self) -> dict:
+        return {
+            "op": "load", "module": self._module_name, "filename": self._submission.display_name,
+            "compile_flags": self._submission.compile_flags, "harness": self._harness_source,
+            "skip": sorted(self._bad_units),
+            "units": [{"source": u.source, "filename": u.filename, "first_line": u.first_line}
+                      for u in self._submission.units],
+        }
+
+    def preload(self) -> None:
+        """Start the child and send it the submission without waiting: its top level runs while
+        the grader is still busy with the submission before (at ``--jobs 1`` the machine's other
+        core would idle). The first check reads how the load went, as if it had just run; a
+        unit still running then gets its full ``load_timeout`` from that moment. Call
+        ``begin`` when this submission's turn comes."""
+        if self._sandbox is not None or self._preloaded is not None:
+            return
+        sandbox = Sandbox(self._forkserver, self._limits).start()
+        try:
+            sandbox.send(self._load_request(), [], time.monotonic() + self._limits.load_timeout)
+        except SandboxOutcome:
+            sandbox.kill(need_status=False)  # the first check loads it again, and reports why not
+            return
+        self._preloaded = sandbox
+
+    def begin(self) -> None:
+        """This submission's turn: its budget starts now, not when it was preloaded (the
+        submission before may have taken long; what ran here meanwhile was its top level,
+        bounded by the sandbox's CPU limit)."""
+        self.budget_deadline = time.monotonic() + self._limits.submission_budget
 
     def _unit_where(self, index: int) -> Where:
         unit = self._submission.units[index]
@@ -209,6 +240,9 @@ class SubmissionSandbox:
             self._load()
 
     def close(self) -> None:
+        if self._preloaded is not None:
+            self._preloaded.kill(need_status=False)
+            self._preloaded = None
         if self._sandbox is not None:
             self._sandbox.kill(need_status=False)
             self._output.append(self._sandbox.output())
