@@ -3,7 +3,6 @@ checks run, and nothing about a result may show it."""
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 import time
 
@@ -19,17 +18,10 @@ CORRECT = (SAMPLES / "perceptron" / "correct.py").read_text()
 BUDGET = 4.0
 
 
-@pytest.fixture(scope="module")
-def in_turn(tmp_path_factory, forkserver, course_root):
+@pytest.fixture
+def in_turn(make_course, forkserver):
     """Perceptron with a 4 s budget per submission and 2 s per unit or check."""
-    root = tmp_path_factory.mktemp("in_turn") / "course"
-    shutil.copytree(course_root / "assignments" / "perceptron", root / "assignments" / "perceptron")
-    shutil.copytree(course_root / "assignments" / "conv", root / "assignments" / "conv")
-    (root / "reference").mkdir()
-    shutil.copy(course_root / "reference" / "perceptron.py", root / "reference" / "perceptron.py")
-    toml = root / "assignments" / "perceptron" / "assignment.toml"
-    toml.write_text(toml.read_text().split("[limits]")[0] + "[limits]\ncheck_timeout = 2\nload_timeout = 2\n"
-                    f"submission_budget = {BUDGET}\nwarm_imports = [\"numpy\"]\n")
+    root = make_course(check_timeout=2.0, load_timeout=2.0, submission_budget=BUDGET, warm_imports=["numpy"])
     with Grader(get_assignment("perceptron", root), forkserver=forkserver) as graded:
         yield graded
 
