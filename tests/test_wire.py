@@ -7,6 +7,7 @@ import struct
 import numpy as np
 import pytest
 
+from grader.sandbox.encoded import EncodedArguments
 from grader.sandbox.wire import Decoder, Encoder, Remote, WireError, pack, read_frame
 
 
@@ -104,3 +105,35 @@ def test_blob_sizes_count_against_the_limit():
     frame = pack({}, [b"x" * 100])
     with pytest.raises(WireError, match="exceeds the limit"):
         read_frame(io.BytesIO(frame), limit=50)
+
+
+def test_an_encoded_field_makes_the_frame_the_plain_header_makes():
+    encoder = Encoder()
+    cases = [[[3, (1, 2)], {"stride": 2}], [[np.arange(4.0)], {}]]
+    plain = pack({"op": "batch", "seq": 7, "cases": encoder.encode(cases)}, encoder.blobs)
+    text, blobs = EncodedArguments().encode(cases)
+    spliced = pack({"op": "batch", "seq": 7}, blobs, ("cases", text))
+    header, frame_blobs = read_frame(io.BytesIO(spliced))
+    assert (header, frame_blobs) == read_frame(io.BytesIO(plain))
+    assert Decoder(frame_blobs).decode(header["cases"])[0] == [[3, (1, 2)], {"stride": 2}]
+
+
+def test_encoded_arguments_are_reused_only_for_exactly_the_same_value():
+    arguments = EncodedArguments()
+    texts = [arguments.encode(value)[0] for value in ([1], [1.0], [True], [(1,)], [[1]], [1])]
+    assert arguments.hits == 1 and arguments.misses == 5  # only the last [1] was seen before
+    assert texts[0] == texts[5] and len(set(texts[:5])) == 5
+    first, first_blobs = arguments.encode([np.arange(3, dtype=np.int64)])
+    again, again_blobs = arguments.encode([np.arange(3, dtype=np.int64)])
+    other, other_blobs = arguments.encode([np.arange(3, dtype=np.int32)])
+    assert (first, first_blobs) == (again, again_blobs) and arguments.hits == 2
+    assert other != first
+    with pytest.raises(WireError):
+        arguments.encode([object()])  # what cannot travel is refused as the encoder refuses it
+
+
+def test_encoded_arguments_keep_to_their_memory_bound():
+    arguments = EncodedArguments(max_bytes=20_000)
+    for n in range(50):
+        arguments.encode([np.full(100, float(n))])  # 800 bytes of blob each, and its key
+    assert arguments._bytes <= 20_000 and 0 < len(arguments._entries) < 50

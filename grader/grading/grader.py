@@ -27,6 +27,7 @@ from grader.grading.reference_cache import CachedReference, ReferenceHarness
 from grader.grading.recorded import fingerprint_of, labels_of, metrics_of, student_place
 from grader.results import CheckResult, Note, SubmissionResult
 from grader.text import clean, clean_name
+from grader.sandbox.encoded import EncodedArguments
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.outcomes import SandboxOutcome
 from grader.sandbox.session import ModuleProxy, SubmissionSandbox
@@ -125,7 +126,7 @@ class Grader:
             require_device(self.assignment)
             self.checks
             self.time_limits
-            self._prepared  # made here, not by whichever grading thread asks first
+            self._prepared, self._arguments  # made here, not by whichever grading thread asks first
             # Every check gets a generator (ctx.rng): numpy imports numpy.random only on first use,
             # 15-20 ms that would otherwise come after waiting for the warm parent, not during it.
             importlib.import_module("numpy.random")
@@ -296,9 +297,15 @@ class Grader:
             return self._ungraded(submission, mismatch, fault="submission")
         return None
 
+    @functools.cached_property
+    def _arguments(self) -> EncodedArguments:
+        """The wire encodings of what checks send, remembered across this grader's submissions."""
+        return EncodedArguments()
+
     def _sandbox_for(self, submission: Submission) -> SubmissionSandbox:
         return SubmissionSandbox(self._forkserver, self.assignment.limits, submission,
-                                 module_name=self.assignment.module, harness_source=self.assignment.harness_source)
+                                 module_name=self.assignment.module, harness_source=self.assignment.harness_source,
+                                 arguments=self._arguments)
 
     def _grade(self, submission: Submission, sandbox: SubmissionSandbox | None) -> SubmissionResult:
         refused = self._refusal(submission)

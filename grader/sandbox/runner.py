@@ -185,14 +185,14 @@ class Sandbox:
     def alive(self) -> bool:
         return self._socket is not None
 
-    def send(self, header: dict, blobs: list[bytes], deadline: float) -> None:
+    def send(self, header: dict, blobs: list[bytes], deadline: float, encoded: tuple[str, str] | None = None) -> None:
         assert self._socket is not None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise CallTimeout("ran out of time")
         self._socket.settimeout(remaining if remaining != float("inf") else None)
         try:
-            self._socket.sendall(pack(header, blobs))
+            self._socket.sendall(pack(header, blobs, encoded))
         except socket.timeout:
             self._timed_out()
         except OSError:

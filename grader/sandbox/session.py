@@ -19,6 +19,7 @@ import re
 from grader.intake.submission import Submission
 from grader.results import Note, Where
 from grader.sandbox import explain, replies
+from grader.sandbox.encoded import EncodedArguments
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.limits import MIB, Limits
 from grader.sandbox.outcomes import (CallOutcome, CallTimeout, InputMutated, InvalidReply, MissingName, ReplyLimit,
@@ -34,12 +35,14 @@ class SubmissionSandbox:
     """The sandboxed side of grading one submission. Its budget starts when it is made."""
 
     def __init__(self, forkserver: ForkServer, limits: Limits, submission: Submission, *,
-                 module_name: str, harness_source: str | None = None):
+                 module_name: str, harness_source: str | None = None, arguments: EncodedArguments | None = None):
         self._forkserver = forkserver
         self._limits = limits
         self._submission = submission
         self._module_name = module_name
         self._harness_source = harness_source
+        #: Encodings of batch arguments, shared by a grader's submissions (None: encode each time).
+        self._arguments = arguments
         self._sandbox: Sandbox | None = None
         #: A child sent its load request ahead (``preload``), not yet heard from.
         self._preloaded: Sandbox | None = None
@@ -260,8 +263,10 @@ class SubmissionSandbox:
 
     # --- requests ----------------------------------------------------------------------------
 
-    def _exchange(self, header: dict, blobs: list[bytes], what: str, cases: int | None = None):
-        """Send one request and read its checked answer (a list of answers for a batch of ``cases``)."""
+    def _exchange(self, header: dict, blobs: list[bytes], what: str, cases: int | None = None,
+                  encoded: tuple[str, str] | None = None):
+        """Send one request and read its checked answer (a list of answers for a batch of ``cases``);
+        ``encoded`` is a field of the request as JSON text already."""
         if self.budget_left <= 0:
             raise self._budget_spent()
         self.ensure_running()
@@ -269,7 +274,7 @@ class SubmissionSandbox:
         self._seq += 1
         deadline = min(self.deadline, self.budget_deadline)
         try:
-            self._sandbox.send(dict(header, seq=self._seq), blobs, deadline)
+            self._sandbox.send(dict(header, seq=self._seq), blobs, deadline, encoded)
             frame, frame_blobs = self._receive(self._sandbox, deadline)
             if cases is None:
                 answer = replies.reply(frame, frame_blobs, seq=self._seq, allow_tensors=self._allow_tensors)
@@ -328,12 +333,17 @@ class SubmissionSandbox:
         The cases share the check's deadline: a case that hangs times the whole batch out."""
         if not cases:
             return []
-        encoder = Encoder()
-        header = {"op": "batch", "target": target, "name": name,
-                  "cases": encoder.encode([[list(args), dict(kwargs)] for args, kwargs in cases])}
+        arguments = [[list(args), dict(kwargs)] for args, kwargs in cases]
+        header = {"op": "batch", "target": target, "name": name}
+        if self._arguments is not None:
+            text, blobs = self._arguments.encode(arguments)
+            encoded = ("cases", text)
+        else:
+            encoder = Encoder()
+            header["cases"], blobs, encoded = encoder.encode(arguments), encoder.blobs, None
         what = f"{name}()" if target == "student" else f"the grader's harness {name}() with your code"
         outcomes = []
-        for answer in self._exchange(header, encoder.blobs, what, cases=len(cases)):
+        for answer in self._exchange(header, blobs, what, cases=len(cases), encoded=encoded):
             try:
                 outcomes.append(CallOutcome(self._outcome(answer, what, name)))
             except SandboxOutcome as error:

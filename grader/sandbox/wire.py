@@ -258,10 +258,15 @@ class Decoder:
         return values
 
 
-def pack(header: dict, blobs: list[bytes]) -> bytes:
-    """One frame: the header (with blob lengths added) and the blobs."""
+def pack(header: dict, blobs: list[bytes], encoded: tuple[str, str] | None = None) -> bytes:
+    """One frame: the header (with blob lengths added) and the blobs. ``encoded`` is a field of
+    the header given as JSON text already, ``(name, text)`` (``grader.sandbox.encoded``)."""
     header = dict(header, blobs=[len(b) for b in blobs])
-    head = json.dumps(header, allow_nan=False).encode("utf-8")
+    text = json.dumps(header, allow_nan=False)
+    if encoded is not None:
+        name, value = encoded
+        text = f"{text[:-1]}, {json.dumps(name)}: {value}}}"
+    head = text.encode("utf-8")
     return b"".join([_LENGTH.pack(len(head)), head, *blobs])
 
 
