@@ -32,7 +32,8 @@ MAX_BAD_UNITS = 5
 
 
 class SubmissionSandbox:
-    """The sandboxed side of grading one submission. Its budget starts when it is made."""
+    """The sandboxed side of grading one submission. Its budget starts when it is made, or at
+    ``begin`` for one whose code was sent ahead (``preload``)."""
 
     def __init__(self, forkserver: ForkServer, limits: Limits, submission: Submission, *,
                  module_name: str, harness_source: str | None = None, arguments: EncodedArguments | None = None):
