@@ -21,7 +21,7 @@ import types
 
 import numpy as np
 
-from grader.sandbox.wire import Decoder, Encoder, Remote, WireError, pack, read_frame
+from grader.sandbox.wire import JSON_SCALARS, Decoder, Encoder, Remote, WireError, pack, read_frame
 
 
 def _install_prefixes() -> list[str]:
@@ -87,10 +87,6 @@ def _exception_report(exc: BaseException, submission_files: set[str]) -> dict:
         "line": place[1],
         "name": name[:200] if isinstance(name, str) else None,
     }
-
-
-#: Arguments that hold no array (most arguments of a batch of small cases): not searched.
-_SCALARS = frozenset({int, float, str, bool, type(None)})
 
 
 def _array_leaves(value, path: str, found: list, argument, depth: int = 0) -> None:
@@ -224,10 +220,10 @@ class Session:
         snapshots: list = []
         if target == "student":
             for position, value in enumerate(args):
-                if type(value) not in _SCALARS:
+                if type(value) not in JSON_SCALARS:  # holds no array: not searched
                     _array_leaves(value, "", snapshots, position)
             for keyword, value in kwargs.items():
-                if type(value) not in _SCALARS:
+                if type(value) not in JSON_SCALARS:  # holds no array: not searched
                     _array_leaves(value, "", snapshots, keyword)
         started = time.perf_counter()
         try:

@@ -178,7 +178,7 @@ class ForkServer:
     def spawn(self, request: dict) -> tuple[int, socket.socket, int]:
         """A sandboxed child for ``request``: its pid (= its process group), the grader's end of
         its control channel and the read end of its output pipe."""
-        reply, fds = self._ask_for_fds(dict(request, op="spawn", ahead=self.batch))
+        reply, fds = self._ask_for_fds(dict(request, op="spawn"))
         if "pid" not in reply or len(fds) != 2:
             for fd in fds:
                 os.close(fd)

@@ -142,6 +142,10 @@ class Encoder:
         return items
 
 
+#: The types a JSON scalar decodes to: in the tagged format each stands for itself.
+JSON_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
 class Decoder:
     """Turns tagged JSON plus blobs back into values; ``resolve`` maps handles to local objects.
 
@@ -218,9 +222,7 @@ class Decoder:
                 if not isinstance(entry, list) or len(entry) != 2 or type(entry[0]) not in (str, int):
                     raise WireError("malformed dict entry")
                 value = entry[1]
-                kind = type(value)
-                plain = kind is int or kind is str or kind is float or kind is bool or value is None
-                result[entry[0]] = value if plain else self.decode(value, depth + 1)
+                result[entry[0]] = value if type(value) in JSON_SCALARS else self.decode(value, depth + 1)
             return result
         if "float" in node:
             if node["float"] not in ("inf", "-inf", "nan"):
@@ -248,14 +250,7 @@ class Decoder:
     def _values(self, items, depth: int) -> list:
         """The decoded items of a list or tuple. Plain JSON scalars (most items of a case list:
         sizes, counts, names) stand for themselves, counted by ``_items``, with no call each."""
-        values = []
-        for value in self._items(items):
-            kind = type(value)
-            if kind is int or kind is str or kind is float or kind is bool or value is None:
-                values.append(value)
-            else:
-                values.append(self.decode(value, depth + 1))
-        return values
+        return [value if type(value) in JSON_SCALARS else self.decode(value, depth + 1) for value in self._items(items)]
 
 
 def pack(header: dict, blobs: list[bytes], encoded: tuple[str, str] | None = None) -> bytes:

@@ -7,21 +7,22 @@ passes the new child's two descriptors (control channel, output pipe) to the gra
 no reference, no check and no gradebook handle: whatever it holds, every student child inherits.
 
 Start-up: the first message is the configuration (warm imports, isolation mode, slot uid,
-layers turned off, the limits of the sandboxes to come, if known). Still single-threaded, the
-zygote enters a user namespace if asked to (``userns`` mode, started unprivileged); then it starts the probe of which isolation layers
-work (``isolation.Isolation.start_probe``), imports the warm modules while the probe's child
-runs, collects the probe's report and answers
-``{"ready": true, "layers": [...], ...}``.
+layers turned off, the limits of the sandboxes to come if known, whether a batch is coming).
+Still single-threaded, the zygote enters a user namespace if asked to (``userns`` mode,
+started unprivileged); then it starts the probe of which isolation layers work
+(``isolation.Isolation.start_probe``), imports the warm modules while the probe's child runs,
+collects the probe's report and answers ``{"ready": true, "layers": [...], ...}``.
 
 Requests: ``{"op": "spawn", "limits": {...}}`` (plus ``"scratch": DIR`` of the host when
 children get no private root) -> ``{"pid": N}`` with the grader's ends of the child's control
 channel and output pipe passed alongside; ``{"op": "wait", "pid": N, "grace": S}`` ->
 ``{"status": RAW_WAIT_STATUS, "cpu": SECONDS}``; ``{"op": "discard", "pid": N}`` (kill and reap,
-no answer). With a private root, the next sandbox is made ahead while the grader runs the
-current one (unless the spawn says ``"ahead": false``: no further submission is coming). In a
-batch (``"batch"`` in the configuration, the default), the first spawn's answer is followed by a
-late warm-up (``numpy.random``, ``pathlib``), which every later sandbox inherits. End of file on the socket (the grader exited or was killed) makes it kill every
-child it started and exit.
+no answer). With a private root, the first sandbox is made ahead as soon as the limits are
+known. In a batch (``"batch"`` in the configuration, the default) each spawn's answer is
+followed by the next sandbox made ahead, while the grader runs the current one, and the first
+by a late warm-up (``numpy.random``, ``pathlib``) that every later sandbox inherits. End of
+file on the socket (the grader exited or was killed) makes it kill every child it started and
+exit.
 """
 
 from __future__ import annotations
@@ -255,9 +256,9 @@ class _Children:
 def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int, limits: dict | None, *,
            batch: bool = True) -> None:
     """Fork and reap sandboxes until the grader closes the socket; then kill what is left. With
-    the ``limits`` of the sandboxes to come, the first is made ahead at once. In a batch, the late
-    warm-up follows the first spawn's answer, before the next sandbox is made (a single
-    submission has no second sandbox to profit from it)."""
+    the ``limits`` of the sandboxes to come, the first is made ahead at once. In a batch, each
+    spawn's answer is followed by the next sandbox made ahead, the first by the late warm-up;
+    a single submission (``batch`` false) has no second sandbox to profit from either."""
     children = _Children(control, layers, base_vsize)
     if isinstance(limits, dict):
         children.prepare(limits)
@@ -281,10 +282,10 @@ def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int,
             socket.send_fds(control, [json.dumps({"pid": pid}).encode()], ends)
             for fd in ends:
                 os.close(fd)
-            if late:
-                _warm_up_late()
-                late = False
-            if request.get("ahead", True):
+            if batch:
+                if late:
+                    _warm_up_late()
+                    late = False
                 children.prepare(request["limits"])  # while the grader runs this one
         elif request["op"] == "wait":
             status, cpu = children.reap(int(request["pid"]), float(request.get("grace", 0.0)))
