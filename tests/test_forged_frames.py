@@ -17,6 +17,7 @@ import pytest
 
 from grader.course.assignment import get_assignment
 from grader.grading.grader import Grader
+from grader.sandbox.outcomes import InvalidReply
 
 from conftest import SAMPLES, write
 
@@ -255,3 +256,15 @@ def test_a_forged_answer_to_a_batch_is_the_submissions_error(forkserver, course_
         assert re.match(r"during \w+\(\), the process running your code sent "
                         r"an invalid answer", check.message), check.message
     assert all(c.reason != "grader_error" for c in result.checks)
+
+
+def test_forged_exception_class_names_are_cleaned_and_capped_plain_ones_kept():
+    from grader.sandbox import replies
+
+    plain = replies._exception({"type": "ValueError", "mro": ["ValueError", "Exception", "BaseException", "object"]})
+    assert plain.bases == ("ValueError", "Exception", "BaseException", "object")
+    forged = replies._exception({"type": "E", "mro": ["Value\x1b[2JError", "\u202eKO", "N" * 5000, "ValueError"]})
+    assert all("\x1b" not in name and "\u202e" not in name and len(name) <= 200 for name in forged.bases)
+    assert forged.bases[-1] == "ValueError" and len(forged.bases) == 4
+    with pytest.raises(InvalidReply):
+        replies._exception({"type": "E", "mro": ["ValueError", 7]})
