@@ -80,6 +80,20 @@ def test_object_and_malformed_array_payloads_are_refused():
         Decoder([b""]).decode({"ndarray": {"blob": 0, "dtype": "not a dtype", "shape": [0]}})
 
 
+def test_a_value_node_carries_one_tag_and_only_the_known_pairs_carry_two():
+    # Two tags in one node would leave which one counts to the order of the decoder's tests.
+    for node in ({"list": [], "ndarray": {"blob": 0, "dtype": "<f8", "shape": [0]}}, {"tuple": [1], "x": 1},
+                 {"dict": [], "type": "object"}, {}):
+        with pytest.raises(WireError, match="malformed value"):
+            Decoder([b""]).decode(node)
+    with pytest.raises(WireError, match="unknown value tag"):
+        Decoder([]).decode({"pickle": "..."})
+    assert Decoder([], resolve=lambda remote: remote.handle).decode({"remote": 3, "type": "Net"}) == 3
+    assert Decoder([]).decode({"dict": [["a", {"tuple": [1, 2]}], [4, None]]}) == {"a": (1, 2), 4: None}
+    with pytest.raises(WireError, match="malformed dict entry"):
+        Decoder([]).decode({"dict": [[1.5, 2]]})
+
+
 def test_decoded_arrays_are_writable_copies():
     back = round_trip(np.arange(3.0))
     back[0] = 7.0

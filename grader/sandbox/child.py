@@ -98,10 +98,12 @@ def _array_leaves(value, path: str, found: list, argument, depth: int = 0) -> No
         found.append((argument, path, value, value.copy()))
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _array_leaves(item, f"{path}[{i}]", found, argument, depth + 1)
+            if type(item) not in JSON_SCALARS:  # a size or a name holds no array: no call for it
+                _array_leaves(item, f"{path}[{i}]", found, argument, depth + 1)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _array_leaves(item, f"{path}[{key!r}]", found, argument, depth + 1)
+            if type(item) not in JSON_SCALARS:
+                _array_leaves(item, f"{path}[{key!r}]", found, argument, depth + 1)
 
 
 def _argument_names(function, args: list, kwargs: dict) -> dict:

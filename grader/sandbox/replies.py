@@ -23,7 +23,8 @@ Event shapes (what ``grader.sandbox.child`` sends):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from grader.sandbox.outcomes import InvalidReply
 from grader.sandbox.wire import Decoder, WireError
@@ -65,16 +66,17 @@ class Loaded:
     elapsed: float
 
 
-@dataclass(frozen=True)
-class Reply:
-    """A checked answer to a call or a value request: exactly one of its kinds is set."""
+class Reply(NamedTuple):
+    """A checked answer to a call or a value request: exactly one of its kinds is set. (A named
+    tuple: a batch makes one per case, and a frozen dataclass costs several times as much to make.)"""
 
     kind: str  # value | missing | not_callable | raised | unsupported | protocol_error
     value: object = None
     #: ``not_callable``: the type of what the name holds; ``unsupported``/``protocol_error``: why.
     text: str = ""
     error: ExceptionReport | None = None
-    mutated: list[str] = field(default_factory=list)
+    #: Where the call changed its arguments in place (``dout``, ``cache[0]``); empty if nowhere.
+    mutated: tuple[str, ...] = ()
     elapsed: float = 0.0
 
 
@@ -92,6 +94,8 @@ def _text(value, what: str, limit: int = SHORT_LIMIT, *, optional: bool = False)
 
 
 def _seconds(value) -> float:
+    if type(value) is float and 0.0 <= value <= 1e6:  # nearly every answer: no further look
+        return value
     if value is None:
         return 0.0
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -189,15 +193,17 @@ def _answer(header, decoder: Decoder) -> Reply:
         raise _invalid("an answer that is not an object")
     elapsed = _seconds(header.get("elapsed"))
     if "value" in header:
-        mutated = header.get("mutated") or []
-        if not isinstance(mutated, list):
-            raise _invalid("a bad list of modified arguments")
         try:
             value = decoder.decode(header["value"])
         except (WireError, RecursionError) as exc:
             raise _invalid(str(exc)) from None
-        return Reply("value", value=value, elapsed=elapsed,
-                     mutated=[_text(path, "an argument path", 200) for path in mutated[:MAX_MUTATED]])
+        mutated = header.get("mutated")
+        if not mutated:
+            return Reply("value", value, "", None, (), elapsed)
+        if not isinstance(mutated, list):
+            raise _invalid("a bad list of modified arguments")
+        return Reply("value", value, "", None, tuple(_text(path, "an argument path", 200) for path in mutated[:MAX_MUTATED]),
+                     elapsed)
     if "raised" in header:
         return Reply("raised", error=_exception(header["raised"]), elapsed=elapsed)
     if "missing" in header:

@@ -297,6 +297,8 @@ class SubmissionSandbox:
         return answer
 
     def _outcome(self, answer: replies.Reply, what: str, name: str):
+        if answer.kind == "value" and not answer.mutated:  # most answers
+            return answer.value
         if answer.kind == "missing":
             raise self._missing(name)
         if answer.kind == "not_callable":
