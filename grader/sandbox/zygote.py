@@ -16,8 +16,8 @@ collects the probe's report and answers ``{"ready": true, "layers": [...], ...}`
 Requests: ``{"op": "spawn", "limits": {...}}`` (plus ``"scratch": DIR`` of the host when
 children get no private root) -> ``{"pid": N}`` with the grader's ends of the child's control
 channel and output pipe passed alongside; ``{"op": "wait", "pid": N, "grace": S}`` ->
-``{"status": RAW_WAIT_STATUS, "cpu": SECONDS}``; ``{"op": "discard", "pid": N}`` (kill and reap,
-no answer). With a private root, the first sandbox is made ahead as soon as the limits are
+``{"status": RAW_WAIT_STATUS, "cpu": SECONDS}``; ``{"op": "discard", "pid": N}`` (kill it, no
+answer; it is reaped once it has died, while the loop goes on). With a private root, the first sandbox is made ahead as soon as the limits are
 known. In a batch (``"batch"`` in the configuration, the default) each spawn's answer is
 followed by the next sandbox made ahead, while the grader runs the current one, and the first
 by a late warm-up (``numpy.random``, ``pathlib``) that every later sandbox inherits. End of
@@ -31,6 +31,7 @@ import gc
 import importlib
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -178,6 +179,8 @@ class _Children:
         self.live: dict[int, str | None] = {}
         #: A child made ahead, ready for a request with these limits: (limits, pid, fds to send).
         self.ready: tuple[dict, int, list[int]] | None = None
+        #: Discarded sandboxes, killed and not reaped yet (each is in ``live`` too).
+        self.dying: set[int] = set()
 
     def start(self, request: dict) -> tuple[int, list[int]]:
         """Fork a sandbox for ``request``; returns its pid and the grader's ends of its channel
@@ -234,9 +237,33 @@ class _Children:
             self.ready = (limits, pid, fds)
 
     def reap(self, pid: int, grace: float) -> tuple[int, float]:
+        self.dying.discard(pid)
         status, cpu = _reap(pid, grace)
         self.live.pop(pid, None)
         return status, cpu
+
+    def discard(self, pid: int) -> None:
+        """Kill a sandbox nobody needs the status of, and go on: it is reaped once it has died
+        (``collect``). Waiting for it here, 1-3 ms while the kernel takes its namespaces and
+        memory down, would hold up the grader's next ``spawn``, which waits on this loop."""
+        if pid in self.live:
+            _kill(pid)
+            self.dying.add(pid)
+
+    def collect(self) -> None:
+        """Reap the discarded sandboxes that have died."""
+        for pid in list(self.dying):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                try:
+                    os.killpg(pid, signal.SIGKILL)  # anything it left behind in its group
+                except OSError:
+                    pass
+                self.dying.discard(pid)
+                self.live.pop(pid, None)
 
     def kill_all(self) -> None:
         if self.ready is not None:
@@ -263,13 +290,20 @@ def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int,
     if isinstance(limits, dict):
         children.prepare(limits)
     late = batch
+    waiting = select.poll()
+    waiting.register(control, select.POLLIN)
     while True:
+        # A discarded sandbox is reaped as soon as it has died, not at the next request: its
+        # zombie would count against the slot uid's process limit until then.
+        while children.dying and not waiting.poll(5):
+            children.collect()
         try:
             message, fds, _flags, _addr = socket.recv_fds(control, 1 << 16, 4)
         except OSError:
             message, fds = b"", []
         for fd in fds:  # requests carry no descriptors: the warm parent makes each sandbox's own
             os.close(fd)
+        children.collect()
         if not message:
             break
         request = json.loads(message)
@@ -291,7 +325,8 @@ def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int,
             status, cpu = children.reap(int(request["pid"]), float(request.get("grace", 0.0)))
             control.send(json.dumps({"status": status, "cpu": cpu}).encode())
         elif request["op"] == "discard":  # a sandbox whose exit status nobody needs: no answer
-            children.reap(int(request["pid"]), 0.0)
+            children.discard(int(request["pid"]))
+        children.collect()
     children.kill_all()
 
 
