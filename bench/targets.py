@@ -39,19 +39,30 @@ GRADER = Path(sys.executable).parent / "grader"
 # Grade N copies of a sample in one warm grader, in turn as a batch at --jobs 1 is (the next file
 # loading while this one's checks run); per submission: wall, duration, student seconds.
 LIBRARY = r'''
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 from grader.course.assignment import get_assignment
 from grader.grading.grader import Grader
+
+def reaped_cpu(pid):
+    """CPU seconds of the sandboxes a warm parent has reaped (cutime + cstime in its stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
 repo, assignment, folder = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 files = sorted(folder.iterdir())
 with Grader(get_assignment(assignment, repo)) as grader:
     grader.grade_file(files[0], "warm-up")
+    warm_parent = grader._forkserver.warm_parent_pid
+    sandboxes_before, cpu_before = reaped_cpu(warm_parent), time.process_time()
     started = time.perf_counter()
     results = list(grader.grade_files((path, path.stem) for path in files))  # as `grader grade --jobs 1` does
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    time.sleep(0.2)  # the last sandbox is reaped in the background
+    sandboxes = reaped_cpu(warm_parent) - sandboxes_before
 print(json.dumps({"wall": wall, "n": len(results), "full": sum(r.score == r.max_score for r in results),
-                  "student": sum(r.student_seconds for r in results),
+                  "student": sum(r.student_seconds for r in results), "grader_cpu": cpu, "sandbox_cpu": sandboxes,
                   "overheads": [r.duration - r.student_seconds for r in results]}))
 '''
 
@@ -165,9 +176,14 @@ def overhead_target(tmp: Path, n: int) -> list[tuple[str, str, str]]:
     figure = library("perceptron", folder)
     per = (figure["wall"] - figure["student"]) / figure["n"] * 1000
     median = statistics.median(figure["overheads"]) * 1000
+    # Where the time goes, in CPU time (which a VM's stolen time does not inflate, as it does
+    # wall time): the grader's own, and its sandboxes' (made, loaded, checked and torn down).
     return [(f"{n} perceptron submissions, --jobs 1: grader's time per submission",
              f"{per:.1f} ms (wall / n - student; median duration - student {median:.1f} ms)",
-             f"<= 8 ms  {verdict(per <= 8)}")]
+             f"<= 8 ms  {verdict(per <= 8)}"),
+            ("  CPU per submission: the grader / its sandboxes (student's code)",
+             f"{figure['grader_cpu'] / figure['n'] * 1000:.1f} ms / {figure['sandbox_cpu'] / figure['n'] * 1000:.1f} ms "
+             f"({figure['student'] / figure['n'] * 1000:.1f} ms)", "(info)")]
 
 
 def busy_target(tmp: Path, n: int) -> list[tuple[str, str, str]]:
