@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -134,6 +135,57 @@ def test_the_next_sandbox_is_made_ahead_for_a_batch_only(batch):
         server.discard(pid)
     finally:
         server.close()
+
+
+def _offered(server: ForkServer) -> int:
+    """The pid of the sandbox the warm parent has offered (waiting in the grader's socket)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with server._lock:
+            server._read_offers()
+            if server._offer is not None:
+                return server._offer[0]
+        time.sleep(0.02)
+    raise AssertionError("no sandbox was offered")
+
+
+def test_a_spawn_takes_the_sandbox_offered_and_one_that_died_waiting_is_never_handed_out():
+    server = ForkServer((), limits=Limits()).start()
+    try:
+        if not server.private_root:
+            pytest.skip("sandboxes are made ahead only where they get a private root")
+        offered = _offered(server)
+        pid, channel, output = server.spawn({"limits": Limits().as_request()})
+        assert pid == offered  # taken without a fork on demand
+        channel.close()
+        os.close(output)
+        server.discard(pid)
+        dead = _offered(server)  # made ahead after the hand-over
+        assert dead != pid
+        os.kill(dead, signal.SIGKILL)  # it dies waiting (its channel shows end of file)
+        deadline = time.monotonic() + 5
+        while not _zombie(dead) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        pid, channel, output = server.spawn({"limits": Limits().as_request()})
+        assert pid != dead
+        sandbox_works = SubmissionSandbox(server, Limits(), python_submission("def f():\n    return 41 + 1\n", "s.py", "s"),
+                                          module_name="student")
+        try:
+            assert sandbox_works.call("student", "f", (), {}) == 42
+        finally:
+            sandbox_works.close()
+        channel.close()
+        os.close(output)
+        server.discard(pid)
+    finally:
+        server.close()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def test_grading_refuses_without_the_namespace_layers_and_says_why():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -38,6 +39,14 @@ def missing_layers_warning(missing: list[LayerStatus]) -> str | None:
     names = ", ".join(layer.title for layer in missing)
     return (f"warning: this host does not allow every sandbox layer (missing: {names}); "
             f"your code still runs in a separate, resource-limited process")
+
+
+def _waiting(channel: int) -> bool:
+    """A sandbox made ahead is still waiting for its first request: it has sent nothing and
+    not hung up (one that died waiting shows end of file on its channel)."""
+    poller = select.poll()
+    poller.register(channel, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return not poller.poll(0)
 
 
 class ForkServer:
@@ -70,7 +79,9 @@ class ForkServer:
             raise ValueError(f"unknown sandbox mode {self.mode!r} (root, userns or none)")
         self._socket: socket.socket | None = None
         self._process: subprocess.Popen | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        #: The sandbox the warm parent offered and no spawn has taken yet: (pid, limits, fds).
+        self._offer: tuple[int, dict, list[int]] | None = None
         self._slot: isolation.Slot | None = None
         self._ready = False
         #: Address space the warm parent maps; children may use their memory limit on top.
@@ -177,8 +188,32 @@ class ForkServer:
 
     def spawn(self, request: dict) -> tuple[int, socket.socket, int]:
         """A sandboxed child for ``request``: its pid (= its process group), the grader's end of
-        its control channel and the read end of its output pipe."""
-        reply, fds = self._ask_for_fds(dict(request, op="spawn"))
+        its control channel and the read end of its output pipe. The sandbox the warm parent
+        offered is taken where it fits, without a round trip; else one is started on demand."""
+        if self._socket is None:
+            raise SandboxError("the sandbox parent is not running")
+        if not self._ready:
+            self.wait_ready()
+        with self._lock:  # (re-entered by _ask_for_fds) one thread's offer is never another's
+            self._read_offers()
+            offer, self._offer = self._offer, None
+            if offer is not None:
+                pid, limits, fds = offer
+                if limits == request["limits"] and "scratch" not in request and _waiting(fds[0]):
+                    self._tell({"op": "taken", "pid": pid})
+                    return pid, socket.socket(fileno=fds[0]), fds[1]
+                for fd in fds:  # other limits, or it died waiting: it must never fail a submission
+                    os.close(fd)
+                self._tell({"op": "discard", "pid": pid})
+            reply, fds = self._ask_for_fds(dict(request, op="spawn"))
+            if reply.get("offered") is True and not fds:  # the offer was on its way when we asked
+                offer, self._offer = self._offer, None
+                if offer is not None and offer[0] == reply.get("pid"):
+                    return offer[0], socket.socket(fileno=offer[2][0]), offer[2][1]
+                if offer is not None:
+                    for fd in offer[2]:
+                        os.close(fd)
+                raise SandboxError("the sandbox parent handed over a sandbox it had not offered")
         if "pid" not in reply or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
@@ -186,7 +221,8 @@ class ForkServer:
         return int(reply["pid"]), socket.socket(fileno=fds[0]), fds[1]
 
     def _ask_for_fds(self, request: dict) -> tuple[dict, list[int]]:
-        """Send one request to the warm parent and read its answer, with any descriptors it passes."""
+        """Send one request to the warm parent and read its answer, with any descriptors it
+        passes (an offer that arrives first is kept for the next spawn)."""
         if self._socket is None:
             raise SandboxError("the sandbox parent is not running")
         if not self._ready:
@@ -194,22 +230,72 @@ class ForkServer:
         with self._lock:
             try:
                 self._socket.send(json.dumps(request).encode())
-                reply, fds, _flags, _addr = socket.recv_fds(self._socket, 1 << 16, 2)
+                while True:
+                    reply, fds = self._receive()
+                    if reply is None or "offer" not in reply:
+                        break
+                    self._keep_offer(reply, fds)
             except OSError as exc:
                 raise SandboxError(f"lost the sandbox parent: {exc}") from None
-        if not reply:
+        if reply is None:
             raise SandboxError("the sandbox parent exited unexpectedly")
-        return json.loads(reply), list(fds)
+        return reply, fds
+
+    def _receive(self) -> tuple[dict | None, list[int]]:
+        """One message of the warm parent (None at end of file), with its descriptors."""
+        message, fds, _flags, _addr = socket.recv_fds(self._socket, 1 << 16, 2)
+        if not message:
+            for fd in fds:
+                os.close(fd)
+            return None, []
+        try:
+            return json.loads(message), list(fds)
+        except ValueError:
+            for fd in fds:
+                os.close(fd)
+            raise SandboxError("the sandbox parent sent an unreadable message") from None
+
+    def _read_offers(self) -> None:
+        """Take in the offers already waiting in the socket, without waiting for one (a look
+        first: the socket's timeout would make a receive wait)."""
+        waiting = select.poll()
+        waiting.register(self._socket, select.POLLIN)
+        while waiting.poll(0):
+            try:
+                reply, fds = self._receive()
+            except OSError as exc:
+                raise SandboxError(f"lost the sandbox parent: {exc}") from None
+            if reply is None or "offer" not in reply:  # nothing else comes unasked
+                for fd in fds:
+                    os.close(fd)
+                return
+            self._keep_offer(reply, fds)
+
+    def _keep_offer(self, reply: dict, fds: list[int]) -> None:
+        if self._offer is not None:  # one is out at a time: an older one still kept is refused
+            for fd in self._offer[2]:
+                os.close(fd)
+            self._tell({"op": "discard", "pid": self._offer[0]})
+        if len(fds) != 2 or type(reply.get("offer")) is not int:
+            for fd in fds:
+                os.close(fd)
+            self._offer = None
+            return
+        self._offer = (reply["offer"], reply.get("limits"), fds)
+
+    def _tell(self, request: dict) -> None:
+        """A request that has no answer (held under ``_lock``)."""
+        try:
+            self._socket.send(json.dumps(request).encode())
+        except OSError:
+            pass  # the warm parent is gone, and its children with it
 
     def discard(self, pid: int) -> None:
         """Kill and reap a child whose exit status nobody needs, without waiting for it."""
         if self._socket is None:
             return
         with self._lock:
-            try:
-                self._socket.send(json.dumps({"op": "discard", "pid": pid}).encode())
-            except OSError:
-                pass  # the warm parent is gone, and its children with it
+            self._tell({"op": "discard", "pid": pid})
 
     def wait(self, pid: int, grace: float = 0.0) -> tuple[int, float]:
         """Give a child ``grace`` seconds to exit, then kill its process group and reap it.
@@ -229,6 +315,10 @@ class ForkServer:
 
     def close(self) -> None:
         self._ready = False
+        if self._offer is not None:
+            for fd in self._offer[2]:
+                os.close(fd)
+            self._offer = None
         if self._socket is not None:
             self._socket.close()  # end of file: the zygote kills its children and exits
             self._socket = None

@@ -15,14 +15,21 @@ collects the probe's report and answers ``{"ready": true, "layers": [...], ...}`
 
 Requests: ``{"op": "spawn", "limits": {...}}`` (plus ``"scratch": DIR`` of the host when
 children get no private root) -> ``{"pid": N}`` with the grader's ends of the child's control
-channel and output pipe passed alongside; ``{"op": "wait", "pid": N, "grace": S}`` ->
+channel and output pipe passed alongside (or ``{"pid": N, "offered": true}``: take the sandbox
+offered, whose offer the grader had not read yet when it asked); ``{"op": "wait", "pid": N, "grace": S}`` ->
 ``{"status": RAW_WAIT_STATUS, "cpu": SECONDS}``; ``{"op": "discard", "pid": N}`` (kill it, no
-answer; it is reaped once it has died, while the loop goes on). With a private root, the first sandbox is made ahead as soon as the limits are
-known. In a batch (``"batch"`` in the configuration, the default) each spawn's answer is
-followed by the next sandbox made ahead, while the grader runs the current one, and the first
-by a late warm-up (``numpy.random``, ``pathlib``) that every later sandbox inherits. End of
-file on the socket (the grader exited or was killed) makes it kill every child it started and
-exit.
+answer; it is reaped once it has died, while the loop goes on); ``{"op": "taken", "pid": N}``
+(no answer: the grader took the sandbox offered).
+
+Offers: with a private root and a PID namespace, a sandbox is made ahead and sent unasked,
+``{"offer": N, "limits": {...}}`` with its two descriptors, as soon as the limits are known:
+the grader keeps it until a spawn with those limits, and takes it (``taken``) or refuses it
+(``discard``) without waiting for this loop. In a batch (``"batch"`` in the configuration, the
+default) each sandbox handed over, taken or spawned, is followed by the next one made ahead and
+offered while the grader runs the current one, and the first by a late warm-up
+(``numpy.random``, ``pathlib``) that every later sandbox inherits. One offer is out at a time.
+End of file on the socket (the grader exited or was killed) makes it kill every child it
+started and exit.
 """
 
 from __future__ import annotations
@@ -162,12 +169,14 @@ def main() -> None:
 
 
 class _Children:
-    """The sandboxes this warm parent started and has not reaped, and the one it keeps ready.
+    """The sandboxes this warm parent started and has not reaped, and the one it has offered.
 
     A sandbox is made ahead of its submission where children get a private root: forked,
-    isolated and limited, it waits for its first request, so that the next ``spawn`` hands it
-    over at once and the grader never waits for a fork. Nothing in it is the submission's
-    (that arrives with the load request), and each sandbox still serves one submission only.
+    isolated and limited, it waits for its first request. Its descriptors go to the grader at
+    once, unasked, as an offer, so that the grader's next sandbox is already in its socket: it
+    takes it without a round trip to this loop (``taken``), or refuses it (``discard``). Nothing
+    in it is the submission's (that arrives with the load request), and each sandbox still
+    serves one submission only. At most one offer is out at a time.
     """
 
     def __init__(self, control: socket.socket, layers: isolation.Isolation, base_vsize: int):
@@ -177,8 +186,9 @@ class _Children:
         #: Each live child and its host scratch folder (None with a private root), so that if the
         #: grader dies (even by kill -9) the folders of children it never reaped are removed too.
         self.live: dict[int, str | None] = {}
-        #: A child made ahead, ready for a request with these limits: (limits, pid, fds to send).
-        self.ready: tuple[dict, int, list[int]] | None = None
+        #: The pid of the sandbox offered to the grader and not yet taken or refused, and its limits.
+        self.offered: int | None = None
+        self._offered_limits: dict = {}
         #: Discarded sandboxes, killed and not reaped yet (each is in ``live`` too).
         self.dying: set[int] = set()
 
@@ -212,29 +222,44 @@ class _Children:
         self.live[pid] = request.get("scratch")
         return pid, [ours.detach(), out_read]
 
-    def spawn(self, request: dict) -> tuple[int, list[int]]:
-        """A sandbox for ``request``: the one made ahead if it fits, else a new one."""
-        limits = request["limits"]
-        if self.ready is not None:
-            ready_limits, pid, fds = self.ready
-            self.ready = None
-            if ready_limits == limits and "scratch" not in request and os.waitpid(pid, os.WNOHANG) == (0, 0):
-                return pid, fds
-            for fd in fds:  # limits changed, or it died waiting (it must never fail a submission)
+    def offer(self, limits: dict) -> None:
+        """Make the next sandbox ahead and offer it: only with a private root (a host scratch
+        folder is the grader's to make, per sandbox) and a PID namespace (without one, the running
+        sandbox, under the same uid, could signal the one waiting for the next submission)."""
+        if self.offered is not None or not (self._layers.filesystem and self._layers.pid_namespace):
+            return
+        try:
+            pid, fds = self.start({"limits": limits})
+        except OSError:
+            return  # the next spawn forks on demand and reports the failure
+        try:
+            socket.send_fds(self._control, [json.dumps({"offer": pid, "limits": limits}).encode()], fds)
+        except OSError:
+            self.discard(pid)  # the grader is gone: the loop ends at its next receive
+            return
+        finally:
+            for fd in fds:
                 os.close(fd)
-            self.reap(pid, 0.0)
-        return self.start(request)
+        self.offered, self._offered_limits = pid, limits
 
-    def prepare(self, limits: dict) -> None:
-        """Make the next sandbox ahead: only with a private root (a host scratch folder is the
-        grader's to make, per sandbox) and a PID namespace (without one, the running sandbox,
-        under the same uid, could signal the one waiting for the next submission)."""
-        if self.ready is None and self._layers.filesystem and self._layers.pid_namespace:
-            try:
-                pid, fds = self.start({"limits": limits})
-            except OSError:
-                return  # the next spawn forks on demand and reports the failure
-            self.ready = (limits, pid, fds)
+    def offered_for(self, request: dict) -> int | None:
+        """The sandbox offered, if it fits ``request``: the grader asked before the offer
+        reached it (it has the descriptors by now: the offer went first)."""
+        pid = self.offered
+        if pid is None or self._offered_limits != request["limits"] or "scratch" in request:
+            return None
+        self.offered = None
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):  # it died waiting: it must never fail a submission
+            self.reap(pid, 0.0)
+            return None
+        return pid
+
+    def taken(self, pid: int) -> dict | None:
+        """The grader took the sandbox offered: its limits (None if ``pid`` was not the one offered)."""
+        if pid != self.offered:
+            return None
+        self.offered = None
+        return self._offered_limits
 
     def reap(self, pid: int, grace: float) -> tuple[int, float]:
         self.dying.discard(pid)
@@ -246,6 +271,8 @@ class _Children:
         """Kill a sandbox nobody needs the status of, and go on: it is reaped once it has died
         (``collect``). Waiting for it here, 1-3 ms while the kernel takes its namespaces and
         memory down, would hold up the grader's next ``spawn``, which waits on this loop."""
+        if pid == self.offered:  # refused (other limits, or it died waiting)
+            self.offered = None
         if pid in self.live:
             _kill(pid)
             self.dying.add(pid)
@@ -266,9 +293,6 @@ class _Children:
                 self.live.pop(pid, None)
 
     def kill_all(self) -> None:
-        if self.ready is not None:
-            for fd in self.ready[2]:
-                os.close(fd)
         for pid in self.live:
             _kill(pid)
         for pid, scratch in self.live.items():
@@ -283,12 +307,13 @@ class _Children:
 def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int, limits: dict | None, *,
            batch: bool = True) -> None:
     """Fork and reap sandboxes until the grader closes the socket; then kill what is left. With
-    the ``limits`` of the sandboxes to come, the first is made ahead at once. In a batch, each
-    spawn's answer is followed by the next sandbox made ahead, the first by the late warm-up;
-    a single submission (``batch`` false) has no second sandbox to profit from either."""
+    the ``limits`` of the sandboxes to come, the first is made ahead and offered at once. In a
+    batch, each sandbox handed over (taken or spawned) is followed by the next one made ahead
+    and offered, the first by the late warm-up; a single submission (``batch`` false) has no
+    second sandbox to profit from either."""
     children = _Children(control, layers, base_vsize)
     if isinstance(limits, dict):
-        children.prepare(limits)
+        children.offer(limits)
     late = batch
     waiting = select.poll()
     waiting.register(control, select.POLLIN)
@@ -307,25 +332,33 @@ def _serve(control: socket.socket, layers: isolation.Isolation, base_vsize: int,
         if not message:
             break
         request = json.loads(message)
+        handed_over = None  # the limits of a sandbox that just went to the grader
         if request["op"] == "spawn":
-            try:
-                pid, ends = children.spawn(request)
-            except OSError as exc:
-                control.send(json.dumps({"error": f"fork failed: {exc}"}).encode())
-                continue
-            socket.send_fds(control, [json.dumps({"pid": pid}).encode()], ends)
-            for fd in ends:
-                os.close(fd)
-            if batch:
-                if late:
-                    _warm_up_late()
-                    late = False
-                children.prepare(request["limits"])  # while the grader runs this one
+            offered = children.offered_for(request)
+            if offered is not None:
+                control.send(json.dumps({"pid": offered, "offered": True}).encode())
+            else:
+                try:
+                    pid, ends = children.start(request)
+                except OSError as exc:
+                    control.send(json.dumps({"error": f"fork failed: {exc}"}).encode())
+                    continue
+                socket.send_fds(control, [json.dumps({"pid": pid}).encode()], ends)
+                for fd in ends:
+                    os.close(fd)
+            handed_over = request["limits"]
+        elif request["op"] == "taken":  # the sandbox offered is the grader's now: no answer
+            handed_over = children.taken(int(request["pid"]))
         elif request["op"] == "wait":
             status, cpu = children.reap(int(request["pid"]), float(request.get("grace", 0.0)))
             control.send(json.dumps({"status": status, "cpu": cpu}).encode())
         elif request["op"] == "discard":  # a sandbox whose exit status nobody needs: no answer
             children.discard(int(request["pid"]))
+        if batch and handed_over is not None:
+            if late:
+                _warm_up_late()
+                late = False
+            children.offer(handed_over)  # made while the grader runs the one it has
         children.collect()
     children.kill_all()
 
