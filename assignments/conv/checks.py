@@ -141,7 +141,11 @@ def _expect_configuration(ctx, name, args, kwargs, outcome, hint, verdict):
         hint_text = f".{error.hint}" if error.hint else ""
         raise CheckFailed(f"{call_text(name, args, kwargs)} {student_error_text(error, hint=False)}; "
                           f"expected {wanted}{hint_text}") from None
-    # The call is written out only for a message: most of the hundreds of cases pass.
+    # The call is written out only for a message: most of the hundreds of cases pass, and an
+    # answer of plain ints equal to the reference's (which the exact comparison below would pass)
+    # needs no comparison.
+    if valid and _plain_ints(yours) and type(yours) is type(expected) and yours == expected:
+        return
     if not valid:
         raise CheckFailed(f"{call_text(name, args, kwargs)} returned {show(yours)}; expected it to raise ValueError "
                           f"because {expected}")
@@ -151,6 +155,11 @@ def _expect_configuration(ctx, name, args, kwargs, outcome, hint, verdict):
     if not _all_integers(yours):
         raise CheckFailed(f"{call_text(name, args, kwargs)} returned {show(yours)}: sizes and counts must be ints, "
                           "not floats (use // for floor division, or int(...))")
+
+
+def _plain_ints(value) -> bool:
+    """An int, or a tuple of ints (no bools, numpy scalars or arrays)."""
+    return type(value) is int or type(value) is tuple and all(type(v) is int for v in value)
 
 
 def _all_integers(value) -> bool:

@@ -7,6 +7,8 @@ ways a check can end without a verdict of its own, a reason code (``grader.resul
 
 from __future__ import annotations
 
+import re
+
 from grader.results import Where
 
 
@@ -58,6 +60,20 @@ class InputMutated(SandboxOutcome):
     """The student's function modified one of its array arguments in place."""
 
     status = "failed"
+
+    @classmethod
+    def of(cls, what: str, path: str) -> "InputMutated":
+        """``relu_backward() modified its argument dout in place; ...``, naming the student's own
+        argument (``path``: ``dout``, ``cache[0]``)."""
+        base = re.match(r"[A-Za-z_]\w*", path)
+        if base is not None and base.group() == path:
+            changed = f"its argument {path}"
+        elif base is not None:
+            changed = f"{path}, an array inside its argument {base.group()},"
+        else:
+            changed = path
+        return cls(f"{what} modified {changed} in place; leave inputs unchanged: work on a copy "
+                   f"(e.g. {path}.copy()) or build a new array")
 
 
 class CallTimeout(SandboxOutcome):

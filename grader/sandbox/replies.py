@@ -121,6 +121,26 @@ def _exception(report) -> ExceptionReport:
         name=_text(report.get("name"), "an exception's name", 200, optional=True))
 
 
+_PLAIN = (str, int, type(None))
+
+
+def _known_exception(report, reports: dict | None) -> ExceptionReport:
+    """``_exception(report)``, remembered in ``reports`` by the report's exact fields (each a
+    str, an int or None, compared with its type: a line ``True`` is never taken for ``1``)."""
+    if reports is None or type(report) is not dict:
+        return _exception(report)
+    mro = report.get("mro", [])
+    fields = (report.get("type"), report.get("message", ""), report.get("file"), report.get("line"),
+              report.get("name"))
+    if type(mro) is not list or not all(type(v) in _PLAIN for v in fields) or not all(type(n) is str for n in mro):
+        return _exception(report)
+    key = (fields, tuple(mro))
+    known = reports.get(key)
+    if known is None:
+        known = reports[key] = _exception(report)
+    return known
+
+
 def _class_names(mro: list) -> tuple[str, ...]:
     """An exception's class names, each checked and cleaned; names that are short printable
     ASCII already (every built-in class's, nearly every student's) are taken as they are."""
@@ -175,7 +195,10 @@ def batch_reply(header: dict, blobs: list[bytes], *, seq: int, allow_tensors: bo
     results = header["results"]
     if not isinstance(results, list) or len(results) != cases:
         raise _invalid(f"{len(results) if isinstance(results, list) else 'no'} answers to {cases} calls")
-    answers = [_answer(result, decoder) for result in results]
+    # Cases that raise tend to raise alike (the same ValueError from the same line): each distinct
+    # report is checked and cleaned once per reply.
+    reports: dict = {}
+    answers = [_answer(result, decoder, reports) for result in results]
     if any(answer.kind not in ("value", "raised", "unsupported") for answer in answers):
         raise _invalid("an answer to one call of a batch that only a whole request can have")
     return answers
@@ -188,7 +211,7 @@ def _check_seq(header, seq: int) -> None:
         raise _invalid("an answer to a request that was not asked")
 
 
-def _answer(header, decoder: Decoder) -> Reply:
+def _answer(header, decoder: Decoder, reports: dict | None = None) -> Reply:
     if not isinstance(header, dict):
         raise _invalid("an answer that is not an object")
     elapsed = _seconds(header.get("elapsed"))
@@ -205,7 +228,7 @@ def _answer(header, decoder: Decoder) -> Reply:
         return Reply("value", value, "", None, tuple(_text(path, "an argument path", 200) for path in mutated[:MAX_MUTATED]),
                      elapsed)
     if "raised" in header:
-        return Reply("raised", error=_exception(header["raised"]), elapsed=elapsed)
+        return Reply("raised", error=_known_exception(header["raised"], reports), elapsed=elapsed)
     if "missing" in header:
         return Reply("missing")
     if "not_callable" in header:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 
-import re
 
 from grader.intake.submission import Submission
 from grader.results import Note, Where
@@ -49,6 +48,8 @@ class SubmissionSandbox:
         self._preloaded: Sandbox | None = None
         self._bad_units: dict[int, Note] = {}
         self._load_errors: dict[int, Note] | None = None
+        #: Each exception report's place and hint (``_explained``), for the load errors known.
+        self._explanations: dict = {}
         self._output: list[str] = []
         self._seq = 0
         self._reply_bytes = 0
@@ -133,6 +134,7 @@ class SubmissionSandbox:
             if self._load_errors is None:
                 # In file order, each note can say that a name it misses is defined in an earlier unit that failed.
                 failed, self._load_errors = sorted(event.errors), {}
+                self._explanations = {}
                 for index in failed:
                     self._load_errors[index] = self._unit_error_note(index, event.errors[index], failed)
             self._sandbox = sandbox
@@ -183,6 +185,17 @@ class SubmissionSandbox:
         hint = (explain.plotting_import_hint(library, unit) if library
                 else self._hint(error, where, [i for i in failed if i < index]))
         return Note(f"{unit.label}: {error.detail}{place}{'.' + hint if hint else ''}", where or self._unit_where(index))
+
+    def _explained(self, error: replies.ExceptionReport) -> tuple[Where | None, str]:
+        """Where in the submission ``error`` was raised, and the hint for it: worked out once per
+        distinct report (the cases of a batch that raise mostly raise alike)."""
+        known = self._explanations.get(error)
+        if known is None:
+            where = self._submission.where(error.file, error.line)
+            known = (where, self._hint(error, where, sorted(self._load_errors or {})))
+            if len(self._explanations) < 256:
+                self._explanations[error] = known
+        return known
 
     def _hint(self, error: replies.ExceptionReport, where: Where | None, failed: list[int]) -> str:
         """A sentence saying what to do about ``error`` when the grader can tell, else "";
@@ -305,13 +318,12 @@ class SubmissionSandbox:
             raise MissingName(f"{name} in your submission is a {answer.text}, not a function")
         if answer.kind == "raised":
             error = answer.error
-            where = self._submission.where(error.file, error.line)
+            where, hint = self._explained(error)
             place = f" ({where.label})" if where is not None else ""
             if error.type_name == "MemoryError":
                 raise StudentError(f"{what} ran out of memory: it used more than the {self._limits.memory_mb} MiB "
                                    f"the sandbox allows (MemoryError){place}", detail=error.detail,
                                    type_name=error.type_name, mro=error.bases, where=where, reason="memory")
-            hint = self._hint(error, where, sorted(self._load_errors or {}))
             raise StudentError(f"{what} raised {error.detail}{place}{'.' + hint if hint else ''}", detail=error.detail,
                                type_name=error.type_name, mro=error.bases, where=where, hint=hint)
         if answer.kind == "unsupported":
@@ -320,7 +332,7 @@ class SubmissionSandbox:
         if answer.kind == "protocol_error":
             raise InvalidReply(f"the sandbox could not read the grader's request for {what} ({answer.text})")
         if answer.mutated:
-            raise InputMutated(_mutation_text(what, answer.mutated[0]))
+            raise InputMutated.of(what, answer.mutated[0])
         return answer.value
 
     def call(self, target: str, name: str, args: tuple, kwargs: dict):
@@ -355,19 +367,6 @@ class SubmissionSandbox:
 
     def value(self, name: str):
         return self._outcome(self._exchange({"op": "value", "name": name}, [], f"reading {name}"), name, name)
-
-
-def _mutation_text(what: str, path: str) -> str:
-    """``relu_backward() modified its argument dout in place; ...``, naming the student's own argument."""
-    base = re.match(r"[A-Za-z_]\w*", path)
-    if base is not None and base.group() == path:
-        changed = f"its argument {path}"
-    elif base is not None:
-        changed = f"{path}, an array inside its argument {base.group()},"
-    else:
-        changed = path
-    return (f"{what} modified {changed} in place; leave inputs unchanged: work on a copy "
-            f"(e.g. {path}.copy()) or build a new array")
 
 
 class ModuleProxy:
