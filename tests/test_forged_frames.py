@@ -268,3 +268,20 @@ def test_forged_exception_class_names_are_cleaned_and_capped_plain_ones_kept():
     assert forged.bases[-1] == "ValueError" and len(forged.bases) == 4
     with pytest.raises(InvalidReply):
         replies._exception({"type": "E", "mro": ["ValueError", 7]})
+
+
+def test_exception_reports_alike_in_a_batch_are_checked_alike():
+    """Reports that raise alike are read once per reply, by their exact fields: a line ``True``
+    after a line ``1`` (equal, and hashed alike) is still refused, and the text is still cleaned."""
+    from grader.sandbox.replies import batch_reply
+
+    def raised(line, message="bad size"):
+        return {"raised": {"type": "ValueError", "mro": ["ValueError", "Exception"], "message": message,
+                           "file": "s.py", "line": line, "name": None}, "elapsed": 0.0}
+
+    answers = batch_reply({"seq": 1, "results": [raised(3), raised(3), raised(4, "\x1b[31mred\x1b[0m")]}, [],
+                          seq=1, allow_tensors=False, cases=3)
+    assert [a.error.line for a in answers] == [3, 3, 4]
+    assert answers[0].error is answers[1].error and answers[2].error.message == "red"
+    with pytest.raises(InvalidReply, match="bad line number"):
+        batch_reply({"seq": 1, "results": [raised(1), raised(True)]}, [], seq=1, allow_tensors=False, cases=2)
