@@ -49,6 +49,10 @@ def exact_key(value):
     raise TypeError("no exact key")
 
 
+#: The kind of a ``_Part`` that is a list or a dict whose values are all immutable.
+_FLAT = "flat"
+
+
 class _Part:
     """A mutable part of a remembered answer (a list, dict, array, or a tuple holding one):
     rebuilt for every copy. Everything else is immutable and shared by all copies as it is."""
@@ -89,9 +93,11 @@ class Snapshot:
             items = tuple([self._take(v, depth + 1) for v in value])
             return _Part(tuple, items) if any(type(v) is _Part for v in items) else items
         if kind is list:
-            return _Part(list, [self._take(v, depth + 1) for v in value])
+            items = [self._take(v, depth + 1) for v in value]
+            return _Part(_FLAT if not any(type(v) is _Part for v in items) else list, items)
         if kind is dict and all(type(k) in _PLAIN for k in value):
-            return _Part(dict, {k: self._take(v, depth + 1) for k, v in value.items()})
+            entries = {k: self._take(v, depth + 1) for k, v in value.items()}
+            return _Part(_FLAT if not any(type(v) is _Part for v in entries.values()) else dict, entries)
         raise TypeError(f"a {kind.__name__} is not remembered")
 
     def copy(self):
@@ -103,6 +109,8 @@ def _fresh(value):
     if type(value) is not _Part:
         return value
     kind, kept = value.kind, value.value
+    if kind is _FLAT:
+        return kept.copy()  # a list or dict of immutable values: a shallow copy is a fresh one
     if kind is np.ndarray:
         return kept.copy()  # writable again, like the reference's own result
     if kind is tuple:
