@@ -123,13 +123,27 @@ def test_blob_sizes_count_against_the_limit():
 
 def test_an_encoded_field_makes_the_frame_the_plain_header_makes():
     encoder = Encoder()
-    cases = [[[3, (1, 2)], {"stride": 2}], [[np.arange(4.0)], {}]]
-    plain = pack({"op": "batch", "seq": 7, "cases": encoder.encode(cases)}, encoder.blobs)
-    text, blobs = EncodedArguments().encode(cases)
+    cases = [((3, (1, 2)), {"stride": 2}), ((np.arange(4.0),), {})]
+    plain = pack({"op": "batch", "seq": 7, "cases": encoder.encode_cases(cases)}, encoder.blobs)
+    text, blobs = EncodedArguments().encode_cases(cases)
     spliced = pack({"op": "batch", "seq": 7}, blobs, ("cases", text))
     header, frame_blobs = read_frame(io.BytesIO(spliced))
     assert (header, frame_blobs) == read_frame(io.BytesIO(plain))
-    assert Decoder(frame_blobs).decode(header["cases"])[0] == [[3, (1, 2)], {"stride": 2}]
+    decoded = Decoder(frame_blobs).decode_cases(header["cases"])
+    assert decoded[0] == ([3, (1, 2)], {"stride": 2}) and decoded[1][0][0].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_a_batch_carries_its_cases_as_plain_pairs_and_refuses_anything_else():
+    assert Encoder().encode_cases([((1, [2]), {"k": (3,)})]) == [[[1, {"list": [2]}], [["k", {"tuple": [3]}]]]]
+    with pytest.raises(WireError, match="keyword argument names"):
+        Encoder().encode_cases([((), {1: 2})])
+    for node in ([[[1]]], [[[1], [], []]], [{"list": []}], {"list": []}):
+        with pytest.raises(WireError, match="malformed"):
+            Decoder([]).decode_cases(node)
+    with pytest.raises(WireError, match="keyword argument names"):
+        Decoder([]).decode_cases([[[], [[1, 2]]]])
+    with pytest.raises(WireError, match="too many parts"):
+        Decoder([], max_nodes=10).decode_cases([[[1] * 20, []]])
 
 
 def test_encoded_arguments_are_reused_only_for_exactly_the_same_value():

@@ -39,8 +39,15 @@ class EncodedArguments:
     def encode(self, value) -> tuple[str, list[bytes]]:
         """The JSON text of ``value``'s wire encoding and its blobs, as ``Encoder`` makes them
         (which raises ``WireError`` for what cannot travel; that is never remembered)."""
+        return self._encoded(value, Encoder.encode, b"value:")
+
+    def encode_cases(self, cases) -> tuple[str, list[bytes]]:
+        """The same for the cases of a batch, ``[(args, kwargs), ...]`` (``Encoder.encode_cases``)."""
+        return self._encoded(cases, Encoder.encode_cases, b"cases:")
+
+    def _encoded(self, value, encode, kind: bytes) -> tuple[str, list[bytes]]:
         try:
-            key: bytes | None = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            key: bytes | None = kind + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # noqa: BLE001 - a value pickle refuses is simply encoded every time
             key = None
         if key is not None and len(key) > MAX_KEY_BYTES:
@@ -53,7 +60,7 @@ class EncodedArguments:
                     self.hits += 1
                     return found[0], list(found[1])
         encoder = Encoder()
-        text = json.dumps(encoder.encode(value), allow_nan=False)
+        text = json.dumps(encode(encoder, value), allow_nan=False)
         blobs = tuple(encoder.blobs)
         if key is not None:
             self._keep(key, text, blobs)

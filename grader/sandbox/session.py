@@ -348,14 +348,14 @@ class SubmissionSandbox:
         The cases share the check's deadline: a case that hangs times the whole batch out."""
         if not cases:
             return []
-        arguments = [[list(args), dict(kwargs)] for args, kwargs in cases]
+        arguments = [(tuple(args), dict(kwargs)) for args, kwargs in cases]
         header = {"op": "batch", "target": target, "name": name}
         if self._arguments is not None:
-            text, blobs = self._arguments.encode(arguments)
+            text, blobs = self._arguments.encode_cases(arguments)
             encoded = ("cases", text)
         else:
             encoder = Encoder()
-            header["cases"], blobs, encoded = encoder.encode(arguments), encoder.blobs, None
+            header["cases"], blobs, encoded = encoder.encode_cases(arguments), encoder.blobs, None
         what = f"{name}()" if target == "student" else f"the grader's harness {name}() with your code"
         outcomes = []
         for answer in self._exchange(header, blobs, what, cases=len(cases), encoded=encoded):

@@ -129,6 +129,17 @@ class Encoder:
             return {"dict": [[k, self.encode(v, depth + 1)] for k, v in value.items()]}
         return self._opaque(value)
 
+    def encode_cases(self, cases) -> list:
+        """The cases of a batch, ``[(args, kwargs), ...]``, as a batch request carries them: a plain
+        JSON ``[ARGS, KEYWORDS]`` pair per case, the items and entries that a ``list`` and a
+        ``dict`` node would wrap (two nodes fewer per case to build, and for the child to read)."""
+        encoded = []
+        for args, kwargs in cases:
+            if not all(type(k) is str for k in kwargs):
+                raise WireError("keyword argument names must be strings")
+            encoded.append([self._items(args, 1), [[k, self.encode(v, 2)] for k, v in kwargs.items()]])
+        return encoded
+
     def _items(self, values, depth: int) -> list:
         """The items of a list or tuple: plain ones as they are, the rest encoded (most items of
         a case list are small ints and strings, and a call per item is most of their cost)."""
@@ -242,6 +253,18 @@ class Decoder:
             remote = Remote(handle, type_name[:200])
             return self._resolve(remote) if self._resolve else remote
         raise WireError(f"unknown value tag in {[str(k)[:20] for k in sorted(node, key=str)[:3]]}")
+
+    def decode_cases(self, node) -> list[tuple[list, dict]]:
+        """A batch request's cases (``Encoder.encode_cases``): ``(args, kwargs)`` per case."""
+        cases = []
+        for case in self._items(node):
+            if type(case) is not list or len(case) != 2:
+                raise WireError("malformed case of a batch")
+            kwargs = self._dict(case[1], 1)
+            if not all(type(k) is str for k in kwargs):
+                raise WireError("keyword argument names must be strings")
+            cases.append((self._values(case[0], 1), kwargs))
+        return cases
 
     def _dict(self, entries, depth: int) -> dict:
         result = {}
