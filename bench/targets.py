@@ -182,8 +182,9 @@ def overhead_target(tmp: Path, n: int) -> list[tuple[str, str, str]]:
              f"{per:.1f} ms (wall / n - student; median duration - student {median:.1f} ms)",
              f"<= 8 ms  {verdict(per <= 8)}"),
             ("  CPU per submission: the grader / its sandboxes (student's code)",
-             f"{figure['grader_cpu'] / figure['n'] * 1000:.1f} ms / {figure['sandbox_cpu'] / figure['n'] * 1000:.1f} ms "
-             f"({figure['student'] / figure['n'] * 1000:.1f} ms)", "(info)")]
+             f"{figure['grader_cpu'] / figure['n'] * 1000:.1f} ms / "
+             f"{figure['sandbox_cpu'] / figure['n'] * 1000:.1f} ms ({figure['student'] / figure['n'] * 1000:.1f} ms)",
+             "(info)")]
 
 
 def busy_target(tmp: Path, n: int) -> list[tuple[str, str, str]]:

@@ -257,8 +257,8 @@ class Session:
             return None
         decoder = Decoder(blobs, resolve=self.handles.resolve)
         try:
-            return function, [decoder.decode_cases(request[field]) if field == "cases" else decoder.decode(request[field])
-                              for field in fields]
+            return function, [decoder.decode_cases(request[field]) if field == "cases"
+                              else decoder.decode(request[field]) for field in fields]
         except WireError as exc:
             self.reply({"protocol_error": str(exc)})
             return None

@@ -225,8 +225,8 @@ def _answer(header, decoder: Decoder, reports: dict | None = None) -> Reply:
             return Reply("value", value, "", None, (), elapsed)
         if not isinstance(mutated, list):
             raise _invalid("a bad list of modified arguments")
-        return Reply("value", value, "", None, tuple(_text(path, "an argument path", 200) for path in mutated[:MAX_MUTATED]),
-                     elapsed)
+        paths = tuple(_text(path, "an argument path", 200) for path in mutated[:MAX_MUTATED])
+        return Reply("value", value, "", None, paths, elapsed)
     if "raised" in header:
         return Reply("raised", error=_known_exception(header["raised"], reports), elapsed=elapsed)
     if "missing" in header:

@@ -237,7 +237,7 @@ class Decoder:
                 if not isinstance(body, str) or not 0 < len(body) <= 400 or not body.lstrip("-").isdigit():
                     raise WireError("malformed big integer")
                 return int(body)
-        elif len(node) != 2 or not ("tensor" in node and "requires_grad" in node or "remote" in node and "type" in node):
+        elif len(node) != 2 or not (node.keys() == {"tensor", "requires_grad"} or node.keys() == {"remote", "type"}):
             raise WireError(f"malformed value {str(node)[:80]!r}")
         if "tensor" in node:
             if not self._allow_tensors:
