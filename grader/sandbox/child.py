@@ -248,23 +248,23 @@ class Session:
             del encoder.blobs[mark:]  # what this value had put there is not referenced by anything
             return {"unsupported": str(exc), "elapsed": elapsed}
 
-    def _decoded(self, request: dict, blobs: list[bytes], fields: tuple[str, ...]):
-        """The function a call or batch request names and its decoded ``fields``; or None, once the
-        answer that there is nothing to call (or nothing readable to call it with) has been sent."""
+    def _decoded(self, request: dict, blobs: list[bytes], read):
+        """The function a call or batch request names and what ``read(decoder)`` decodes of the
+        request; or None, once the answer that there is nothing to call (or nothing readable to
+        call it with) has been sent."""
         function, answer = self._function(request)
         if function is None:
             self.reply(answer)
             return None
         decoder = Decoder(blobs, resolve=self.handles.resolve)
         try:
-            return function, [decoder.decode_cases(request[field]) if field == "cases"
-                              else decoder.decode(request[field]) for field in fields]
+            return function, read(decoder)
         except WireError as exc:
             self.reply({"protocol_error": str(exc)})
             return None
 
     def call(self, request: dict, blobs: list[bytes]) -> None:
-        decoded = self._decoded(request, blobs, ("args", "kwargs"))
+        decoded = self._decoded(request, blobs, lambda d: (d.decode(request["args"]), d.decode(request["kwargs"])))
         if decoded is None:
             return
         function, (args, kwargs) = decoded
@@ -274,10 +274,10 @@ class Session:
     def batch(self, request: dict, blobs: list[bytes]) -> None:
         """Many calls of one function in one request, their answers in one reply: a check's
         loop over cases pays one round trip instead of one per case."""
-        decoded = self._decoded(request, blobs, ("cases",))
+        decoded = self._decoded(request, blobs, lambda d: d.decode_cases(request["cases"]))
         if decoded is None:
             return
-        function, (cases,) = decoded
+        function, cases = decoded
         encoder = Encoder(keep=self.handles.keep)
         results = [self._invoke(function, request["target"], args, kwargs, encoder) for args, kwargs in cases]
         self.reply({"results": results}, encoder.blobs)

@@ -41,6 +41,11 @@ def missing_layers_warning(missing: list[LayerStatus]) -> str | None:
             f"your code still runs in a separate, resource-limited process")
 
 
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
 def _waiting(channel: int) -> bool:
     """A sandbox made ahead is still waiting for its first request: it has sent nothing and
     not hung up (one that died waiting shows end of file on its channel)."""
@@ -182,8 +187,7 @@ class ForkServer:
 
     def _ask(self, request: dict) -> dict:
         reply, fds = self._ask_for_fds(request)
-        for fd in fds:  # only a spawn's answer carries descriptors
-            os.close(fd)
+        _close(fds)  # only a spawn's answer carries descriptors
         return reply
 
     def spawn(self, request: dict) -> tuple[int, socket.socket, int]:
@@ -202,21 +206,17 @@ class ForkServer:
                 if limits == request["limits"] and "scratch" not in request and _waiting(fds[0]):
                     self._tell({"op": "taken", "pid": pid})
                     return pid, socket.socket(fileno=fds[0]), fds[1]
-                for fd in fds:  # other limits, or it died waiting: it must never fail a submission
-                    os.close(fd)
-                self._tell({"op": "discard", "pid": pid})
+                self._refuse(offer)  # other limits, or it died waiting: it must never fail a submission
             reply, fds = self._ask_for_fds(dict(request, op="spawn"))
             if reply.get("offered") is True and not fds:  # the offer was on its way when we asked
                 offer, self._offer = self._offer, None
                 if offer is not None and offer[0] == reply.get("pid"):
                     return offer[0], socket.socket(fileno=offer[2][0]), offer[2][1]
                 if offer is not None:
-                    for fd in offer[2]:
-                        os.close(fd)
+                    self._refuse(offer)
                 raise SandboxError("the sandbox parent handed over a sandbox it had not offered")
         if "pid" not in reply or len(fds) != 2:
-            for fd in fds:
-                os.close(fd)
+            _close(fds)
             raise SandboxError(f"the sandbox parent could not start a sandbox: {reply.get('error')}")
         return int(reply["pid"]), socket.socket(fileno=fds[0]), fds[1]
 
@@ -245,14 +245,12 @@ class ForkServer:
         """One message of the warm parent (None at end of file), with its descriptors."""
         message, fds, _flags, _addr = socket.recv_fds(self._socket, 1 << 16, 2)
         if not message:
-            for fd in fds:
-                os.close(fd)
+            _close(fds)
             return None, []
         try:
             return json.loads(message), list(fds)
         except ValueError:
-            for fd in fds:
-                os.close(fd)
+            _close(fds)
             raise SandboxError("the sandbox parent sent an unreadable message") from None
 
     def _read_offers(self) -> None:
@@ -266,22 +264,23 @@ class ForkServer:
             except OSError as exc:
                 raise SandboxError(f"lost the sandbox parent: {exc}") from None
             if reply is None or "offer" not in reply:  # nothing else comes unasked
-                for fd in fds:
-                    os.close(fd)
+                _close(fds)
                 return
             self._keep_offer(reply, fds)
 
     def _keep_offer(self, reply: dict, fds: list[int]) -> None:
         if self._offer is not None:  # one is out at a time: an older one still kept is refused
-            for fd in self._offer[2]:
-                os.close(fd)
-            self._tell({"op": "discard", "pid": self._offer[0]})
-        if len(fds) != 2 or type(reply.get("offer")) is not int:
-            for fd in fds:
-                os.close(fd)
+            self._refuse(self._offer)
             self._offer = None
+        if len(fds) != 2 or type(reply.get("offer")) is not int:
+            _close(fds)
             return
         self._offer = (reply["offer"], reply.get("limits"), fds)
+
+    def _refuse(self, offer: tuple[int, dict, list[int]]) -> None:
+        """Let go of a sandbox offered: the warm parent kills it (held under ``_lock``)."""
+        _close(offer[2])
+        self._tell({"op": "discard", "pid": offer[0]})
 
     def _tell(self, request: dict) -> None:
         """A request that has no answer (held under ``_lock``)."""
@@ -316,8 +315,7 @@ class ForkServer:
     def close(self) -> None:
         self._ready = False
         if self._offer is not None:
-            for fd in self._offer[2]:
-                os.close(fd)
+            _close(self._offer[2])  # the warm parent kills it with the rest at end of file
             self._offer = None
         if self._socket is not None:
             self._socket.close()  # end of file: the zygote kills its children and exits

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 
-
 from grader.intake.submission import Submission
 from grader.results import Note, Where
 from grader.sandbox import explain, replies
