@@ -47,6 +47,7 @@ EXPECTED_LOST: dict[str, set[str] | str] = {
     "loop_at_import": set(),
     "loop_in_function": ACTIVATION,
     "fork_storm": set(),
+    "fork_returns": set(),
     "memory_numpy": ACTIVATION,
     "memory_torch": ACTIVATION,
     "disk_fill": set(),
@@ -244,6 +245,7 @@ def test_how_each_attack_ends_is_reported(batch):
     assert "SystemExit" in message("sys_exit")
     assert any("did not finish within 3 s (skipped)" in note["text"] for note in batch.results["loop_at_import"]["notes"])
     assert "forked" in batch.results["fork_storm"]["output"]
+    assert "forked 8 children that return" in batch.results["fork_returns"]["output"]
     written = int(batch.results["disk_fill"]["output"].split("wrote ")[1].split(" MiB")[0])
     assert 0 < written <= LIMITS["scratch_mb"]  # the disk fill ended at the private filesystem's size
 

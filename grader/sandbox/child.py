@@ -146,12 +146,15 @@ class Session:
         self.submission_files: set[str] = set()
         #: The number of the request being answered, echoed in its reply.
         self._seq = None
+        #: The process that serves the trusted side; a process the student's code forked is not.
+        self._pid = os.getpid()
 
     def reply(self, header: dict, blobs: list[bytes] = ()) -> None:
         """Answer the current request (its number goes with the answer)."""
         self.send(dict(header, seq=self._seq), blobs)
 
     def send(self, header: dict, blobs: list[bytes] = ()) -> None:
+        self._leave_if_forked()
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -299,8 +302,16 @@ class Session:
             return
         self.reply({"value": encoded, **extra}, encoder.blobs)
 
+    def _leave_if_forked(self) -> None:
+        """A process the student's code forked (``os.fork()`` at top level or in a function) that
+        comes back into this loop ends here, quietly: it would otherwise answer and read
+        requests beside the real one, and the grader would see two voices on one channel."""
+        if os.getpid() != self._pid:
+            os._exit(0)
+
     def serve(self) -> None:
         while True:
+            self._leave_if_forked()
             try:
                 request, blobs = read_frame(self._rfile)
             except EOFError:
