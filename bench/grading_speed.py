@@ -52,6 +52,8 @@ from pathlib import Path
 
 from bytecode import as_users_have_it
 
+from grader.sandbox.limits import ONE_THREAD
+
 REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "perceptron"
 SAMPLE = REPO / "samples" / ASSIGNMENT / "correct.py"
@@ -340,7 +342,8 @@ def run_api(folder: Path, db: Path, jobs: int) -> dict:
     to the last store (the imports before it are the CLI's to pay)."""
     with Measured() as measured:
         done = subprocess.run([sys.executable, "-c", API_DRIVER, str(REPO), ASSIGNMENT, str(folder), str(db),
-                               str(jobs)], capture_output=True, text=True, cwd=REPO)
+                               str(jobs)], capture_output=True, text=True, cwd=REPO,
+                              env={**ONE_THREAD, **os.environ})  # as `grader grade` sets it for itself
         measured.stop()
     if done.returncode != 0:
         raise SystemExit(f"grading through the library failed:\n{done.stderr[-2000:]}")

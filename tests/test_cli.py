@@ -303,6 +303,30 @@ def test_the_console_command_ends_with_its_exit_code_its_output_flushed_and_exit
                                            "conv, lenet, perceptron, training)", "exit handler ran"]
 
 
+def test_the_console_command_grades_with_one_blas_thread_unless_the_user_set_one(tmp_path):
+    # At --jobs 1 the command's own process grades: numpy's BLAS pool must be one thread, as in the
+    # workers (a second one spins on the sandboxes' core), and numpy must not have loaded before.
+    import os
+    import subprocess
+    import sys
+
+    script = ("import atexit, os, sys, grader.cli\n"
+              "assert 'numpy' not in sys.modules\n"
+              "atexit.register(lambda: print('blas', os.environ.get('OPENBLAS_NUM_THREADS'), "
+              "len(os.listdir('/proc/self/task')), file=sys.stderr))\n"
+              f"sys.argv = ['grader', 'grade', 'perceptron', {str(PERCEPTRON / 'correct.py')!r}, '--db', "
+              f"{str(tmp_path / 'g.db')!r}, '--jobs', '1', '--json']\n"
+              "grader.cli.main()\n")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    default = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert default.returncode == 0, default.stderr
+    assert default.stderr.splitlines()[-1] == "blas 1 1"  # no BLAS thread beside the main one
+    chosen = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env=dict(env, OPENBLAS_NUM_THREADS="2"))
+    assert chosen.returncode == 0, chosen.stderr
+    assert chosen.stderr.splitlines()[-1].startswith("blas 2 ")
+
+
 def test_release_refuses_to_overwrite_a_students_files_without_force(tmp_path):
     bundle = tmp_path / "bundle"
     assert run("release", "perceptron", "--out", bundle).exit_code == 0
