@@ -568,9 +568,10 @@ def test_user_namespace_mode_gives_every_namespace_layer():
                     net = "reachable"
                 except OSError:
                     net = "unreachable"
-                return [os.getpid(), int(status["CapEff"], 16), os.path.exists(hidden), net]
+                capabilities = [int(status[name], 16) for name in ("CapEff", "CapPrm", "CapBnd")]
+                return [os.getpid(), capabilities, os.path.exists(hidden), net]
         """, str(ROOT / "reference"))
-        assert value == [1, 0, False, "unreachable"]
+        assert value == [1, [0, 0, 0], False, "unreachable"]
     finally:
         server.close()
 

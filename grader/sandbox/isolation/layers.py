@@ -87,6 +87,8 @@ class Isolation:
         self._own_pid_ns: int | None = None
         self._spec: RootSpec | None = None
         self._startup_note = self._seccomp_note = ""
+        #: The warm parent emptied its capability bounding set, which every child inherits.
+        self._bounding_dropped = False
 
     @property
     def pid_namespace(self) -> bool:
@@ -148,6 +150,11 @@ class Isolation:
             self._own_pid_ns = None
         if self.mountpoint:
             self._spec = root_spec(self.mountpoint, self.uid or 0, self.gid or 0, gpu=self.gpu)
+        if "identity" not in self.disabled:
+            # Forks inherit the bounding set, and emptying it takes no capability from this process
+            # (which never execs): done once here, each child's identity step skips 41 prctl calls.
+            drop_bounding_set()
+            self._bounding_dropped = True
         if "seccomp" in self.disabled:
             return
         try:
@@ -220,12 +227,13 @@ class Isolation:
     def _drop_privileges(self) -> None:
         """Give up every capability and, started as root, become the slot's uid/gid."""
         if self.mode == "root":
-            drop_bounding_set()
+            if not self._bounding_dropped:
+                drop_bounding_set()
             os.setgroups([])
             os.setresgid(self.gid, self.gid, self.gid)
             os.setresuid(self.uid, self.uid, self.uid)  # from root to non-zero: all capabilities go
         elif self.mode == "userns":
-            drop_capabilities()
+            drop_capabilities(bounding=not self._bounding_dropped)
 
     def _identity_detail(self) -> str:
         if self.mode == "root":

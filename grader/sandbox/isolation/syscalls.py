@@ -104,9 +104,10 @@ def drop_bounding_set() -> None:
         libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0)
 
 
-def drop_capabilities() -> None:
-    """Empty the bounding set and every capability set of the calling process."""
-    for cap in range(last_capability() + 1):
+def drop_capabilities(*, bounding: bool = True) -> None:
+    """Empty every capability set of the calling process, and the bounding set unless told it
+    is empty already (``bounding=False``: a parent emptied it)."""
+    for cap in range(last_capability() + 1 if bounding else 0):
         if libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0 and ctypes.get_errno() != errno.EINVAL:
             code = ctypes.get_errno()
             raise IsolationError(code, f"dropping capability {cap}: {os.strerror(code)}")
