@@ -163,6 +163,18 @@ def test_the_names_a_file_defines_are_read_from_its_source(tmp_path):
         assert load_submission(write(tmp_path / "h.py", hidden), "h").defined is None
 
 
+def test_names_bound_by_statements_and_by_assignment_expressions(tmp_path):
+    # Without ``:=`` only statements and their targets are read; with one, every expression is.
+    source = ("a, (b, *c) = 1, (2, 3)\nd.e = f[0] = 4\nfor g, h in []:\n    pass\nelse:\n    i = 0\n"
+              "with open('x') as (j, k), open('y'):\n    l = 1\ntry:\n    m = 1\nexcept OSError as err:\n    n = 1\n"
+              "finally:\n    o = 1\nwhile False:\n    p: int = 1\nmatch 1:\n    case 1:\n        q = 1\n"
+              "if __name__ == '__main__':\n    print([r for r in range(3)], lambda s: s)\n    t += 1\n    del u\n")
+    expected = set("abcghijklmnopqt")  # not err: an except clause unbinds it
+    assert load_submission(write(tmp_path / "a.py", source), "a").defined.names == expected
+    walrus = load_submission(write(tmp_path / "b.py", source + "if (v := 1):\n    print(w := 2)\n"), "b")
+    assert walrus.defined.names == expected | {"v", "w"}
+
+
 def test_version_3_notebook_is_upgraded(tmp_path):
     v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {"name": "old"},
           "worksheets": [{"cells": [

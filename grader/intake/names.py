@@ -72,6 +72,11 @@ def top_level_names(tree: ast.Module, source: str | None = None) -> Defined | No
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _DYNAMIC:
                 return None
     found = Defined()
+    if source is not None and ":=" not in source:
+        # Without an assignment expression no expression binds a name: only statements and
+        # their targets are read, not every node of a top-level demo or test block.
+        _statements_bind(tree.body, found)
+        return found
     pending: list[ast.AST] = list(tree.body)
     while pending:
         node = pending.pop()
@@ -85,6 +90,54 @@ def top_level_names(tree: ast.Module, source: str | None = None) -> Defined | No
         elif not isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             pending.extend(ast.iter_child_nodes(node))  # (comprehensions and lambdas have scopes of their own)
     return found
+
+
+def _statements_bind(statements: list[ast.stmt], found: Defined) -> None:
+    """What ``statements`` bind at their own level (not inside a function or class body), for
+    code without assignment expressions: the same names ``top_level_names``'s walk finds."""
+    for node in statements:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.names.add(node.name)
+            found.functions.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                _target_binds(target, found)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            _target_binds(node.target, found)
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            _target_binds(node.target, found)
+            _statements_bind(node.body, found)
+            _statements_bind(node.orelse, found)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                if item.optional_vars is not None:
+                    _target_binds(item.optional_vars, found)
+            _statements_bind(node.body, found)
+        elif isinstance(node, (ast.If, ast.While)):
+            _statements_bind(node.body, found)
+            _statements_bind(node.orelse, found)
+        elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            _statements_bind(node.body, found)
+            for handler in node.handlers:
+                _statements_bind(handler.body, found)
+            _statements_bind(node.orelse, found)
+            _statements_bind(node.finalbody, found)
+        elif isinstance(node, ast.Match):
+            for case in node.cases:
+                _statements_bind(case.body, found)
+
+
+def _target_binds(target: ast.expr, found: Defined) -> None:
+    """The names an assignment target binds (``a``, ``a, *b``; ``x.y`` and ``x[0]`` bind none)."""
+    if isinstance(target, ast.Name):
+        found.names.add(target.id)
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            _target_binds(element, found)
+    elif isinstance(target, ast.Starred):
+        _target_binds(target.value, found)
 
 
 def defined_in_lines(lines: Iterable[str]) -> Defined:
