@@ -89,3 +89,24 @@ def test_conv_grades_the_same_from_drawn_and_remembered_configurations(course_ro
     shown = [[(c.name, c.score, c.message) for c in r.checks] for r in (first, second, alone)]
     assert shown[0] == shown[1] == shown[2]
     assert first.score < first.max_score
+
+
+def test_each_check_gets_its_generator_at_the_start_of_its_seed_every_time():
+    import threading
+
+    from grader.grading.generators import CheckGenerators
+
+    generators = CheckGenerators(7)
+    expected = np.random.default_rng(check_seed(7, "update_random")).normal(size=5)
+    first = generators.fresh("update_random")
+    assert np.array_equal(first.normal(size=5), expected)
+    first.integers(0, 10, size=100)  # a check that draws more than the next one will
+    assert np.array_equal(generators.fresh("update_random").normal(size=5), expected)
+    assert not np.array_equal(generators.fresh("predict_random").normal(size=5), expected)
+    # Two threads grading at once never share one generator.
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(generators.fresh("update_random")))
+    thread.start()
+    thread.join()
+    assert seen[0] is not generators.fresh("update_random")
+    assert np.array_equal(seen[0].normal(size=5), expected)

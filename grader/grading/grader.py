@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import numpy as np
 
 from grader.course.assignment import Assignment, list_assignments
 from grader.course.devices import needs_gpu, require_device
 from grader.compare import FIRST_FAILED
-from grader.checks import Check, CheckContext, CheckFailed, Partial, check_seed
+from grader.checks import Check, CheckContext, CheckFailed, Partial
 from grader.errors import AssignmentError, SandboxError
 from grader.grading.failures import ungraded
+from grader.grading.generators import CheckGenerators
 from grader.grading.jobs import allowed_cpus
 from grader.grading.prepared import Prepared
 from grader.grading.reference_cache import CachedReference, ReferenceHarness
@@ -298,6 +298,10 @@ class Grader:
         return None
 
     @functools.cached_property
+    def _generators(self) -> CheckGenerators:
+        return CheckGenerators(self.assignment.seed)
+
+    @functools.cached_property
     def _arguments(self) -> EncodedArguments:
         """The wire encodings of what checks send, remembered across this grader's submissions."""
         return EncodedArguments()
@@ -338,7 +342,7 @@ class Grader:
             student=ModuleProxy(sandbox, "student"),
             reference=self._reference,
             harness=ModuleProxy(sandbox, "harness"),
-            rng=np.random.default_rng(check_seed(assignment.seed, check.name)),
+            rng=self._generators.fresh(check.name),
             seed=assignment.seed,
             student_id=submission.student,
             reference_harness=self._reference_harness,
