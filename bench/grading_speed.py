@@ -52,7 +52,7 @@ from pathlib import Path
 
 from bytecode import as_users_have_it
 
-from grader.sandbox.limits import ONE_THREAD
+from grader.cli import GRADING_PROCESS_THREADS
 
 REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "perceptron"
@@ -343,7 +343,7 @@ def run_api(folder: Path, db: Path, jobs: int) -> dict:
     with Measured() as measured:
         done = subprocess.run([sys.executable, "-c", API_DRIVER, str(REPO), ASSIGNMENT, str(folder), str(db),
                                str(jobs)], capture_output=True, text=True, cwd=REPO,
-                              env={**ONE_THREAD, **os.environ})  # as `grader grade` sets it for itself
+                              env={**GRADING_PROCESS_THREADS, **os.environ})  # as `grader grade` sets it for itself
         measured.stop()
     if done.returncode != 0:
         raise SystemExit(f"grading through the library failed:\n{done.stderr[-2000:]}")

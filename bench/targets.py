@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bytecode import as_users_have_it
 
-from grader.sandbox.limits import ONE_THREAD
+from grader.cli import GRADING_PROCESS_THREADS
 
 REPO = Path(__file__).resolve().parent.parent
 GRADER = Path(sys.executable).parent / "grader"
@@ -78,9 +78,9 @@ def copies(folder: Path, sample: Path, n: int) -> Path:
 
 
 def library(assignment: str, folder: Path) -> dict:
-    # The environment ``grader grade`` grades in (its own process at --jobs 1): one BLAS thread.
+    # The environment ``grader grade`` grades in (its own process at --jobs 1): one OpenBLAS thread.
     done = subprocess.run([sys.executable, "-c", LIBRARY, str(REPO), assignment, str(folder)],
-                          capture_output=True, text=True, timeout=3600, env={**ONE_THREAD, **os.environ})
+                          capture_output=True, text=True, timeout=3600, env={**GRADING_PROCESS_THREADS, **os.environ})
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     return json.loads(done.stdout.splitlines()[-1])

@@ -304,7 +304,7 @@ def test_the_console_command_ends_with_its_exit_code_its_output_flushed_and_exit
 
 
 def test_the_console_command_grades_with_one_blas_thread_unless_the_user_set_one(tmp_path):
-    # At --jobs 1 the command's own process grades: numpy's BLAS pool must be one thread, as in the
+    # At --jobs 1 the command's own process grades: numpy's OpenBLAS pool must be one thread, as in the
     # workers (a second one spins on the sandboxes' core), and numpy must not have loaded before.
     import os
     import subprocess

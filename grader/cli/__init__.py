@@ -11,7 +11,12 @@ import os
 import sys
 
 from grader.cli.app import EXIT_OK, cli
-from grader.sandbox.limits import ONE_THREAD
+
+#: Set (unless the user did) before numpy loads: at ``--jobs 1`` this process grades, and numpy's
+#: OpenBLAS, on small arrays, leaves a thread spinning after each call on the core the sandboxes
+#: run on (one thread: 20.8 -> 19.8 ms per perceptron submission). Not torch's threads: a torch
+#: assignment's reference runs here, and two threads do it 4% faster.
+GRADING_PROCESS_THREADS = {"OPENBLAS_NUM_THREADS": "1"}
 
 # Each command's module loads when that command runs (``module:attribute``): ``grader check``
 # does not pay for the imports of twenty other commands.
@@ -32,10 +37,7 @@ def main() -> None:
     rich (~0.1 s of freeing objects one by one, on every run): each command has closed what it
     opened by the time it returns (gradebook sessions, workers, warm parents), so what is left
     is running the exit handlers and flushing the output."""
-    # One thread per numerical library here too, as in the grading workers and the sandboxes (what
-    # the user set wins): at ``--jobs 1`` this process grades, on small arrays, and an idle BLAS
-    # thread spins after each call on the core the sandboxes run on. Set before numpy loads.
-    for name, value in ONE_THREAD.items():
+    for name, value in GRADING_PROCESS_THREADS.items():
         os.environ.setdefault(name, value)
     try:
         cli(prog_name="grader")
