@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-
 from grader.course.assignment import Assignment, list_assignments
 from grader.course.devices import needs_gpu, require_device
 from grader.compare import FIRST_FAILED

@@ -23,9 +23,9 @@ from grader.sandbox.isolation.rootfs import (ROOT_MOUNTPOINTS, SANDBOX_HOME, SAN
 from grader.sandbox.isolation.seccomp import Seccomp
 from grader.sandbox.isolation.syscalls import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
                                                CLONE_NEWUSER, CLONE_NEWUTS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG,
-                                               IsolationError, check, drop_bounding_set, drop_capabilities, enter_user_namespace,
-                                               libc,
-                                               prctl, setns, unshare)
+                                               IsolationError, bounding_set_empty, check, drop_bounding_set,
+                                               drop_capabilities, enter_user_namespace, libc, prctl, setns,
+                                               unshare)
 from grader.sandbox.isolation.status import LAYERS, LayerStatus
 from grader.sandbox.limits import apply_rlimits, virtual_size
 
@@ -154,7 +154,7 @@ class Isolation:
             # Forks inherit the bounding set, and emptying it takes no capability from this process
             # (which never execs): done once here, each child's identity step skips 41 prctl calls.
             drop_bounding_set()
-            self._bounding_dropped = True
+            self._bounding_dropped = bounding_set_empty()  # else each child drops it itself
         if "seccomp" in self.disabled:
             return
         try:

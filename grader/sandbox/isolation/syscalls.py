@@ -104,6 +104,18 @@ def drop_bounding_set() -> None:
         libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0)
 
 
+def bounding_set_empty() -> bool:
+    """Whether the calling process's capability bounding set is empty (``CapBnd`` in its status)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("CapBnd:"):
+                    return int(line.split()[1], 16) == 0
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
 def drop_capabilities(*, bounding: bool = True) -> None:
     """Empty every capability set of the calling process, and the bounding set unless told it
     is empty already (``bounding=False``: a parent emptied it)."""
