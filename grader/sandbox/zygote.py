@@ -77,11 +77,12 @@ def _warm_up_late() -> None:
     drawing a random number (weight init, dropout masks, shuffling) would pay in its sandbox;
     imported here, it costs the warm parent once, while the grader is busy with the first.
 
-    Then the request loop runs here on made-up requests (``grader.sandbox.rehearsal``, ~35 ms once): what
-    its first run in each sandbox did alone (specialising the interpreter's bytecode, filling
-    lazily made caches, all by writing to pages shared with this process, so one copy-on-write
-    fault each) is inherited done. A perceptron sandbox's load and calls take ~60 fewer faults
-    and ~1 ms less CPU; conv's ~3.6 ms. Nothing secret is in it, and nothing of it is left."""
+    Then the request loop runs here on made-up requests (``grader.sandbox.rehearsal``, ~35 ms
+    once): what its first run in each sandbox did alone (specialising the interpreter's
+    bytecode, filling lazily made caches, all by writing to pages shared with this process, so
+    one copy-on-write fault each) is inherited done. A perceptron sandbox's load and calls take
+    ~60 fewer faults and ~1 ms less CPU; conv's ~3.6 ms. Nothing secret is in it, and nothing of
+    it is left."""
     if "numpy" in sys.modules:
         importlib.import_module("numpy.random")
     importlib.import_module("pathlib")  # loading files: without ``site`` nothing imported it yet
