@@ -344,17 +344,18 @@ class SubmissionSandbox:
     def batch(self, target: str, name: str, cases: list[tuple[tuple, dict]]) -> list[CallOutcome]:
         """Call ``name`` once per ``(args, kwargs)`` case in one round trip; how each call ended.
 
+        Each case is a tuple and a dict of the caller's own (``CheckContext.calls`` makes them: the
+        same types for every submission, so that encodings remembered by value are found again).
         The cases share the check's deadline: a case that hangs times the whole batch out."""
         if not cases:
             return []
-        arguments = [(tuple(args), dict(kwargs)) for args, kwargs in cases]
         header = {"op": "batch", "target": target, "name": name}
         if self._arguments is not None:
-            text, blobs = self._arguments.encode_cases(arguments)
+            text, blobs = self._arguments.encode_cases(cases)
             encoded = ("cases", text)
         else:
             encoder = Encoder()
-            header["cases"], blobs, encoded = encoder.encode_cases(arguments), encoder.blobs, None
+            header["cases"], blobs, encoded = encoder.encode_cases(cases), encoder.blobs, None
         what = f"{name}()" if target == "student" else f"the grader's harness {name}() with your code"
         outcomes = []
         for answer in self._exchange(header, blobs, what, cases=len(cases), encoded=encoded):
