@@ -17,9 +17,9 @@ Requests: ``{"op": "spawn", "limits": {...}}`` (plus ``"scratch": DIR`` of the h
 children get no private root) -> ``{"pid": N}`` with the grader's ends of the child's control
 channel and output pipe passed alongside (or ``{"pid": N, "offered": true}``: take the sandbox
 offered, whose offer the grader had not read yet when it asked);
-``{"op": "wait", "pid": N, "grace": S}`` -> ``{"status": RAW_WAIT_STATUS, "cpu": SECONDS}``; ``{"op": "discard", "pid": N}`` (kill it, no
-answer; it is reaped once it has died, while the loop goes on); ``{"op": "taken", "pid": N}``
-(no answer: the grader took the sandbox offered).
+``{"op": "wait", "pid": N, "grace": S}`` -> ``{"status": RAW_WAIT_STATUS, "cpu": SECONDS}``;
+``{"op": "discard", "pid": N}`` (kill it, no answer; it is reaped once it has died, while the
+loop goes on); ``{"op": "taken", "pid": N}`` (no answer: the grader took the sandbox offered).
 
 Offers: with a private root and a PID namespace, a sandbox is made ahead and sent unasked,
 ``{"offer": N, "limits": {...}}`` with its two descriptors, as soon as the limits are known:
